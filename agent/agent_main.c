@@ -1,1 +1,557 @@
-/* placeholder */
+/*
+ * agent_main.c - pgfleet-agent: the daemon beside one Postgres server.
+ *
+ * Design note. One thread, one loop:
+ *   1. every `interval`, connect if needed, snapshot pg_stat_statements,
+ *      turn it into a delta against the previous snapshot, and append the
+ *      resulting Report (packed, with its boot id and seq) to the pending
+ *      list; then save the state file (baseline + pending) before sending,
+ *      so a crash after this point neither loses the interval nor counts it
+ *      twice;
+ *   2. send pending reports oldest first, each until it is acknowledged;
+ *      an unreachable collector means backoff, never a busy loop;
+ *   3. sleep until the next of those two, waking for SIGTERM/SIGINT.
+ * Reports left over from an earlier run are replayed under the boot id they
+ * were made with; the collector stores each (agent, boot, seq) once.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <nng/nng.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "agent/agent_config.h"
+#include "agent/pg_session.h"
+#include "agent/sender.h"
+#include "agent/state_file.h"
+#include "agent/statements.h"
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop_signal(int signo)
+{
+	(void) signo;
+	stop_requested = 1;
+}
+
+/* A set of queryids whose text the collector has been sent, kept sorted. */
+struct text_set {
+	int64_t *ids;
+	size_t count;
+	size_t capacity;
+};
+
+struct agent {
+	struct agent_config config;
+	char agent_id[33];
+	char boot_id[33];
+	uint64_t seq;
+	/* effective instance name: config name or host:port */
+	char *name;
+	struct pg_session *session;
+	/* last known identity; strings owned by pg_session_identity */
+	Pgfleet__V1__InstanceIdentity identity;
+	bool identity_known;
+	struct statements_snapshot baseline;
+	bool have_baseline;
+	/* baseline read from the state file: valid once the name and the
+	 * system identifier are confirmed to match */
+	char *state_instance_name;
+	ProtobufCBinaryData *pending;
+	size_t pending_count;
+	uint64_t dropped_reports;
+	struct sender *sender;
+	struct text_set texts_sent;
+	bool postgres_down;
+	bool collector_down;
+	int64_t send_backoff_ms;
+	int64_t next_send_ms;
+	int64_t connect_backoff_ms;
+	int64_t next_connect_ms;
+};
+
+static bool
+text_set_contains(const struct text_set *set, int64_t id)
+{
+	size_t low = 0, high = set->count;
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+		if (set->ids[mid] == id)
+			return true;
+		if (set->ids[mid] < id)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return false;
+}
+
+static int
+text_set_add(struct text_set *set, int64_t id)
+{
+	size_t at = 0;
+	if (text_set_contains(set, id))
+		return PGF_OK;
+	if (set->count == set->capacity) {
+		size_t capacity = set->capacity == 0 ? 256 : set->capacity * 2;
+		int64_t *ids = realloc(set->ids, capacity * sizeof(ids[0]));
+		if (ids == NULL)
+			return PGF_ENOMEM;
+		set->ids = ids;
+		set->capacity = capacity;
+	}
+	while (at < set->count && set->ids[at] < id)
+		at++;
+	memmove(set->ids + at + 1, set->ids + at, (set->count - at) * sizeof(set->ids[0]));
+	set->ids[at] = id;
+	set->count++;
+	return PGF_OK;
+}
+
+static bool
+needs_text(int64_t queryid, void *arg)
+{
+	return !text_set_contains(arg, queryid);
+}
+
+/* Saves baseline and pending reports; failures are logged, not fatal: the
+ * agent keeps working from memory. */
+static void
+agent_save_state(struct agent *agent)
+{
+	Pgfleet__V1__AgentState state = PGFLEET__V1__AGENT_STATE__INIT;
+	Pgfleet__V1__StatementsSnapshot snapshot;
+	char errbuf[512];
+	bool have_snapshot = false;
+
+	state.instance_name = agent->name != NULL ? agent->name : (char *) "";
+	if (agent->have_baseline) {
+		if (statements_snapshot_to_proto(&agent->baseline, &snapshot) == PGF_OK) {
+			state.statements = &snapshot;
+			have_snapshot = true;
+		}
+	}
+	state.pending_reports = agent->pending;
+	state.n_pending_reports = agent->pending_count;
+	state.dropped_reports = agent->dropped_reports;
+	if (state_file_save(agent->config.state_dir, &state, errbuf, sizeof(errbuf)) != PGF_OK)
+		pgf_warning("%s", errbuf);
+	if (have_snapshot)
+		statements_snapshot_proto_fini(&snapshot);
+}
+
+static void
+agent_load_state(struct agent *agent)
+{
+	Pgfleet__V1__AgentState *state = NULL;
+	char errbuf[512];
+	int rv = state_file_load(agent->config.state_dir, &state, errbuf, sizeof(errbuf));
+
+	if (rv == PGF_ENOTFOUND)
+		return;
+	if (rv != PGF_OK) {
+		pgf_warning("%s; starting without a baseline", errbuf);
+		return;
+	}
+	agent->state_instance_name = strdup(state->instance_name);
+	if (state->statements != NULL &&
+	    statements_snapshot_from_proto(state->statements, &agent->baseline) == PGF_OK)
+		agent->have_baseline = true;
+	agent->pending = calloc(state->n_pending_reports + 1, sizeof(agent->pending[0]));
+	if (agent->pending != NULL) {
+		for (size_t i = 0; i < state->n_pending_reports; i++) {
+			ProtobufCBinaryData *r = &state->pending_reports[i];
+			agent->pending[agent->pending_count].data = malloc(r->len > 0 ? r->len : 1);
+			if (agent->pending[agent->pending_count].data == NULL)
+				break;
+			memcpy(agent->pending[agent->pending_count].data, r->data, r->len);
+			agent->pending[agent->pending_count].len = r->len;
+			agent->pending_count++;
+		}
+	}
+	agent->dropped_reports = state->dropped_reports;
+	pgf_info("state loaded: %zu unacknowledged report(s), baseline %s",
+	    agent->pending_count, agent->have_baseline ? "present" : "absent");
+	pgfleet__v1__agent_state__free_unpacked(state, NULL);
+}
+
+/* Appends a packed report, dropping the oldest when the bound is hit. */
+static int
+agent_enqueue(struct agent *agent, uint8_t *data, size_t len)
+{
+	ProtobufCBinaryData *grown;
+	if (agent->pending_count >= (size_t) agent->config.max_pending_reports) {
+		free(agent->pending[0].data);
+		memmove(agent->pending, agent->pending + 1,
+		    (agent->pending_count - 1) * sizeof(agent->pending[0]));
+		agent->pending_count--;
+		agent->dropped_reports++;
+		pgf_warning("instance=%s pending report bound %lld reached: dropped the oldest (%llu dropped so far)",
+		    agent->name, agent->config.max_pending_reports,
+		    (unsigned long long) agent->dropped_reports);
+	}
+	grown = realloc(agent->pending, (agent->pending_count + 1) * sizeof(agent->pending[0]));
+	if (grown == NULL)
+		return PGF_ENOMEM;
+	agent->pending = grown;
+	agent->pending[agent->pending_count].data = data;
+	agent->pending[agent->pending_count].len = len;
+	agent->pending_count++;
+	return PGF_OK;
+}
+
+static void
+agent_pop_pending(struct agent *agent)
+{
+	free(agent->pending[0].data);
+	memmove(agent->pending, agent->pending + 1,
+	    (agent->pending_count - 1) * sizeof(agent->pending[0]));
+	agent->pending_count--;
+}
+
+/* Connects and learns the identity; logs a warning once per outage. */
+static bool
+agent_ensure_session(struct agent *agent)
+{
+	char errbuf[512];
+	int64_t now = pgf_monotonic_ms();
+
+	if (agent->session != NULL && !pg_session_broken(agent->session))
+		return true;
+	pg_session_close(agent->session);
+	agent->session = NULL;
+	if (now < agent->next_connect_ms)
+		return false;
+	if (pg_session_open(&agent->config, &agent->session, errbuf, sizeof(errbuf)) != PGF_OK ||
+	    pg_session_identity(agent->session, &agent->identity, errbuf, sizeof(errbuf)) != PGF_OK) {
+		pg_session_close(agent->session);
+		agent->session = NULL;
+		agent->connect_backoff_ms = agent->connect_backoff_ms == 0
+		    ? BACKOFF_MIN_MS
+		    : (agent->connect_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+								  : agent->connect_backoff_ms * 2);
+		agent->next_connect_ms = now + agent->connect_backoff_ms;
+		if (!agent->postgres_down)
+			pgf_warning("instance=%s could not connect to Postgres: %s (retrying with backoff)",
+			    agent->name != NULL ? agent->name : "?", errbuf);
+		else
+			pgf_debug("still cannot connect to Postgres: %s", errbuf);
+		agent->postgres_down = true;
+		return false;
+	}
+	agent->connect_backoff_ms = 0;
+	agent->next_connect_ms = 0;
+	if (agent->name == NULL) {
+		char name[512];
+		snprintf(name, sizeof(name), "%s:%u", agent->identity.host, agent->identity.port);
+		agent->name = strdup(name);
+	}
+	agent->identity.name = agent->name;
+	agent->identity_known = true;
+	if (agent->postgres_down)
+		pgf_info("instance=%s connected to Postgres again", agent->name);
+	else
+		pgf_info("instance=%s connected to Postgres %s (%s), system identifier %s",
+		    agent->name, agent->identity.server_version,
+		    agent->identity.role == PGFLEET__V1__INSTANCE_IDENTITY__ROLE__ROLE_REPLICA
+			? "replica"
+			: "primary",
+		    agent->identity.system_identifier);
+	agent->postgres_down = false;
+	/* a baseline from the state file belongs to this instance only if the
+	 * names and the server agree */
+	if (agent->state_instance_name != NULL) {
+		if (strcmp(agent->state_instance_name, agent->name) != 0 && agent->have_baseline) {
+			pgf_warning("instance=%s state file belongs to instance \"%s\": its baseline is not used",
+			    agent->name, agent->state_instance_name);
+			statements_snapshot_fini(&agent->baseline);
+			agent->have_baseline = false;
+		}
+		free(agent->state_instance_name);
+		agent->state_instance_name = NULL;
+	}
+	return true;
+}
+
+/* Collects the statements family into family (status and deltas). */
+static void
+agent_collect_statements(struct agent *agent, Pgfleet__V1__StatementsFamily *family)
+{
+	struct statements_snapshot current;
+	Pgfleet__V1__StatementsFamily__Status status;
+	char detail[512];
+	int rv;
+
+	rv = statements_collect(agent->session, agent->identity.system_identifier,
+	    agent->identity.postmaster_start_time_us, &current, &status, detail,
+	    sizeof(detail));
+	if (rv != PGF_OK) {
+		family->status = status;
+		family->status_detail = strdup(detail);
+		if (family->status_detail == NULL)
+			family->status_detail = (char *) protobuf_c_empty_string;
+		pgf_warning("instance=%s statements not collected: %s", agent->name, detail);
+		return;
+	}
+	current.taken_at_us = pgf_time_now_us();
+	if (agent->have_baseline && agent->baseline.system_identifier != NULL &&
+	    strcmp(agent->baseline.system_identifier, current.system_identifier) != 0) {
+		pgf_warning("instance=%s system identifier changed from %s to %s: starting a new baseline",
+		    agent->name, agent->baseline.system_identifier, current.system_identifier);
+		statements_snapshot_fini(&agent->baseline);
+		agent->have_baseline = false;
+	}
+	if (!agent->have_baseline) {
+		family->status = PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_BASELINE;
+		family->interval_end_us = current.taken_at_us;
+	} else {
+		family->status = PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_OK;
+		if (statements_delta(&agent->baseline, &current, family) != PGF_OK ||
+		    statements_fetch_texts(agent->session, current.schema, family,
+			(size_t) agent->config.max_query_text, needs_text,
+			&agent->texts_sent, detail, sizeof(detail)) != PGF_OK) {
+			pgf_warning("instance=%s statements delta failed: %s", agent->name,
+			    detail);
+			/* keep the old baseline: the next interval covers this one */
+			statements_family_fini(family);
+			family->status = PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_ERROR;
+			statements_snapshot_fini(&current);
+			return;
+		}
+		for (size_t i = 0; i < family->n_statements; i++) {
+			if (family->statements[i]->query.len > 0 &&
+			    text_set_add(&agent->texts_sent, family->statements[i]->queryid) != PGF_OK)
+				break;
+		}
+	}
+	statements_snapshot_fini(&agent->baseline);
+	agent->baseline = current;
+	agent->have_baseline = true;
+}
+
+/* One collection: a report into the pending list and the state file. */
+static void
+agent_collect(struct agent *agent)
+{
+	Pgfleet__V1__Report report = PGFLEET__V1__REPORT__INIT;
+	Pgfleet__V1__StatementsFamily family = PGFLEET__V1__STATEMENTS_FAMILY__INIT;
+	bool connected = agent_ensure_session(agent);
+	uint8_t *packed;
+	size_t len;
+
+	if (!connected && (!agent->identity_known || agent->name == NULL))
+		return; /* nothing to say about a server never reached */
+	report.agent_id = agent->agent_id;
+	report.boot_id = agent->boot_id;
+	report.seq = ++agent->seq;
+	report.collected_at_us = pgf_time_now_us();
+	report.instance = &agent->identity;
+	report.agent_version = PGFLEET_VERSION;
+	if (connected) {
+		/* role and version can change (failover, upgrade): refresh */
+		char errbuf[512];
+		if (pg_session_identity(agent->session, &agent->identity, errbuf,
+			sizeof(errbuf)) != PGF_OK)
+			pgf_debug("instance=%s identity refresh failed: %s", agent->name, errbuf);
+		agent->identity.name = agent->name;
+		agent_collect_statements(agent, &family);
+		report.statements = &family;
+	} else {
+		report.unreachable_reason = (char *) "could not connect to Postgres";
+	}
+	len = pgfleet__v1__report__get_packed_size(&report);
+	packed = malloc(len > 0 ? len : 1);
+	if (packed != NULL) {
+		pgfleet__v1__report__pack(&report, packed);
+		if (agent_enqueue(agent, packed, len) != PGF_OK)
+			free(packed);
+	}
+	statements_family_fini(&family);
+	agent_save_state(agent);
+	pgf_debug("instance=%s report seq %llu made, %zu pending", agent->name,
+	    (unsigned long long) report.seq, agent->pending_count);
+}
+
+/* Sends pending reports until the list is empty, the collector fails, or
+ * deadline_ms (monotonic) passes. */
+static void
+agent_send_pending(struct agent *agent, int64_t deadline_ms)
+{
+	while (agent->pending_count > 0 && !stop_requested &&
+	    pgf_monotonic_ms() < deadline_ms && pgf_monotonic_ms() >= agent->next_send_ms) {
+		Pgfleet__V1__Ack *ack = NULL;
+		int rv = sender_exchange(agent->sender, agent->pending[0].data,
+		    agent->pending[0].len, &ack);
+		if (rv != PGF_OK) {
+			agent->send_backoff_ms = agent->send_backoff_ms == 0
+			    ? BACKOFF_MIN_MS
+			    : (agent->send_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+									: agent->send_backoff_ms * 2);
+			/* jitter so a fleet of agents does not redial in step */
+			agent->next_send_ms = pgf_monotonic_ms() + agent->send_backoff_ms / 2 +
+			    (int64_t) ((uint64_t) rand() % (uint64_t) (agent->send_backoff_ms / 2 + 1));
+			if (!agent->collector_down)
+				pgf_warning("agent=%s could not deliver a report to collector \"%s\": %s (%zu pending, retrying with backoff)",
+				    agent->agent_id, agent->config.collector, pgf_error_text(rv),
+				    agent->pending_count);
+			agent->collector_down = true;
+			return;
+		}
+		if (agent->collector_down)
+			pgf_info("agent=%s collector \"%s\" reached again", agent->agent_id,
+			    agent->config.collector);
+		agent->collector_down = false;
+		agent->send_backoff_ms = 0;
+		switch (ack->status) {
+		case PGFLEET__V1__ACK__STATUS__STATUS_OK:
+			agent_pop_pending(agent);
+			agent_save_state(agent);
+			break;
+		case PGFLEET__V1__ACK__STATUS__STATUS_REJECTED:
+			pgf_warning("agent=%s collector rejected report seq %llu: %s",
+			    agent->agent_id, (unsigned long long) ack->seq, ack->reason);
+			agent_pop_pending(agent);
+			agent->dropped_reports++;
+			agent_save_state(agent);
+			break;
+		default:
+			agent->next_send_ms = pgf_monotonic_ms() +
+			    (ack->retry_after_ms > 0 ? ack->retry_after_ms : 1000);
+			pgf_info("agent=%s collector asked to retry in %u ms: %s", agent->agent_id,
+			    ack->retry_after_ms, ack->reason);
+			break;
+		}
+		pgfleet__v1__ack__free_unpacked(ack, NULL);
+	}
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "pgfleet-agent watches one PostgreSQL server and reports to a pgfleet collector.\n\n"
+	    "Usage: pgfleet-agent [--config FILE] [--KEY=VALUE ...]\n\n"
+	    "Every key can also be set in FILE or as PGFLEET_KEY in the environment:\n");
+	pgf_cfg_print_help(agent_config_keys, out);
+	fprintf(out, "  --help         show this help\n  --version      show versions\n");
+}
+
+static void
+agent_fini(struct agent *agent)
+{
+	sender_close(agent->sender);
+	pg_session_close(agent->session);
+	pg_session_identity_fini(&agent->identity);
+	statements_snapshot_fini(&agent->baseline);
+	for (size_t i = 0; i < agent->pending_count; i++)
+		free(agent->pending[i].data);
+	free(agent->pending);
+	free(agent->texts_sent.ids);
+	free(agent->state_instance_name);
+	free(agent->name);
+	pgf_cfg_free(agent_config_keys, &agent->config);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct agent agent;
+	char errbuf[1024];
+	enum pgf_log_level level = PGF_LOG_INFO;
+	int first_arg = argc;
+	int64_t next_collect_ms;
+	struct sigaction action;
+
+	memset(&agent, 0, sizeof(agent));
+	pgfleet__v1__instance_identity__init(&agent.identity);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("pgfleet-agent %s (libpq %d, nng %s, protobuf-c %s)\n",
+			    PGFLEET_VERSION, PQlibVersion(), nng_version(),
+			    protobuf_c_version());
+			return 0;
+		}
+	}
+	pgf_log_init("pgfleet-agent", PGF_LOG_INFO);
+	if (pgf_cfg_load(agent_config_keys, &agent.config, argc, argv, &first_arg, errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet-agent: %s\n", errbuf);
+		pgf_cfg_free(agent_config_keys, &agent.config);
+		return 2;
+	}
+	if (first_arg < argc) {
+		fprintf(stderr, "pgfleet-agent: unexpected argument \"%s\"\nTry \"pgfleet-agent --help\".\n",
+		    argv[first_arg]);
+		pgf_cfg_free(agent_config_keys, &agent.config);
+		return 2;
+	}
+	(void) pgf_log_level_parse(agent.config.log_level, &level);
+	pgf_log_set_level(level);
+	if (agent.config.name[0] != '\0')
+		agent.name = strdup(agent.config.name);
+
+	if (state_file_agent_id(agent.config.state_dir, agent.agent_id, errbuf,
+		sizeof(errbuf)) != PGF_OK ||
+	    state_file_random_id(agent.boot_id) != PGF_OK) {
+		fprintf(stderr, "pgfleet-agent: %s\n", errbuf);
+		agent_fini(&agent);
+		return 1;
+	}
+	if (sender_open(agent.config.collector, agent.config.ack_timeout, &agent.sender,
+		errbuf, sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet-agent: %s\n", errbuf);
+		agent_fini(&agent);
+		return 2;
+	}
+	srand((unsigned) pgf_time_now_us());
+	agent_load_state(&agent);
+
+	memset(&action, 0, sizeof(action));
+	action.sa_handler = on_stop_signal;
+	sigaction(SIGTERM, &action, NULL);
+	sigaction(SIGINT, &action, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pgf_info("agent=%s boot=%s starting: collector \"%s\", interval %llds",
+	    agent.agent_id, agent.boot_id, agent.config.collector,
+	    (long long) (agent.config.interval / 1000));
+	next_collect_ms = pgf_monotonic_ms();
+	while (!stop_requested) {
+		int64_t now = pgf_monotonic_ms();
+		int64_t wake;
+
+		if (now >= next_collect_ms) {
+			agent_collect(&agent);
+			next_collect_ms += agent.config.interval;
+			if (next_collect_ms <= pgf_monotonic_ms())
+				next_collect_ms = pgf_monotonic_ms() + agent.config.interval;
+		}
+		agent_send_pending(&agent, next_collect_ms);
+		wake = next_collect_ms;
+		if (agent.pending_count > 0 && agent.next_send_ms < wake)
+			wake = agent.next_send_ms;
+		now = pgf_monotonic_ms();
+		if (wake > now)
+			pgf_sleep_ms(wake - now > 200 ? 200 : wake - now);
+	}
+	pgf_info("agent=%s stopping: %zu report(s) pending are kept in the state file",
+	    agent.agent_id, agent.pending_count);
+	agent_save_state(&agent);
+	agent_fini(&agent);
+	return 0;
+}

@@ -1,1 +1,254 @@
-/* placeholder */
+/*
+ * collector_main.c - pgfleet-collector: the fleet's memory.
+ *
+ * Design note. Two worker threads, each owning what it touches:
+ *   - ingest: one REP socket on `listen`, the one writer store handle;
+ *     receive -> ingest_report (decode, validate, commit) -> Ack;
+ *   - api: one REP socket on `api_listen`, a read-only store handle;
+ *     receive -> api_answer_bytes -> Response.
+ * SQLite in WAL mode lets the api thread read while ingest writes. The main
+ * thread only waits for SIGTERM/SIGINT; both workers poll a stop flag
+ * between receives (RECVTIMEO), so shutdown takes at most one timeout.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <protobuf-c/protobuf-c.h>
+#include <sqlite3.h>
+
+#include "collector/api.h"
+#include "collector/collector_config.h"
+#include "collector/ingest.h"
+#include "collector/store.h"
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/wire.h"
+
+/* How often a blocked receive wakes up to look at the stop flag. */
+#define POLL_MS 200
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop_signal(int signo)
+{
+	(void) signo;
+	stop_requested = 1;
+}
+
+struct collector {
+	struct collector_config config;
+	nng_socket ingest_socket;
+	nng_socket api_socket;
+	struct store *writer;
+	struct store *reader;
+	struct ingest_counters counters;
+};
+
+/* Opens a REP socket listening on every address of a comma-separated
+ * list. */
+static int
+listen_all(nng_socket *socket, const char *addresses, size_t max_bytes,
+    const char *what, char *errbuf, size_t errlen)
+{
+	char *copy = strdup(addresses);
+	char *saveptr = NULL;
+	int rv;
+
+	if (copy == NULL)
+		return PGF_ENOMEM;
+	if ((rv = nng_rep0_open(socket)) != 0) {
+		snprintf(errbuf, errlen, "could not open the %s socket: %s", what, nng_strerror(rv));
+		free(copy);
+		return PGF_EIO;
+	}
+	/* the size limit is set before the socket listens: a hostile peer
+	 * never gets a larger buffer */
+	nng_socket_set_size(*socket, NNG_OPT_RECVMAXSZ, max_bytes);
+	nng_socket_set_ms(*socket, NNG_OPT_RECVTIMEO, POLL_MS);
+	nng_socket_set_ms(*socket, NNG_OPT_SENDTIMEO, 5000);
+	for (char *address = strtok_r(copy, ",", &saveptr); address != NULL;
+	     address = strtok_r(NULL, ",", &saveptr)) {
+		while (*address == ' ')
+			address++;
+		if (*address == '\0')
+			continue;
+		if ((rv = nng_listen(*socket, address, NULL, 0)) != 0) {
+			snprintf(errbuf, errlen, "could not listen for %s on \"%s\": %s", what,
+			    address, nng_strerror(rv));
+			free(copy);
+			return PGF_EIO;
+		}
+		pgf_info("listening for %s on %s", what, address);
+	}
+	free(copy);
+	return PGF_OK;
+}
+
+static void *
+ingest_thread(void *arg)
+{
+	struct collector *collector = arg;
+
+	while (!stop_requested) {
+		Pgfleet__V1__Ack ack;
+		nng_msg *msg = NULL;
+		int rv = nng_recvmsg(collector->ingest_socket, &msg, 0);
+
+		if (rv == NNG_ETIMEDOUT)
+			continue;
+		if (rv != 0) {
+			if (rv == NNG_ECLOSED)
+				break;
+			pgf_warning("could not receive a report: %s", nng_strerror(rv));
+			continue;
+		}
+		ingest_report(collector->writer, nng_msg_body(msg), nng_msg_len(msg),
+		    (size_t) collector->config.max_report_bytes, &collector->counters, &ack);
+		nng_msg_free(msg);
+		if ((rv = pgf_wire_send(collector->ingest_socket, &ack.base)) != PGF_OK)
+			pgf_warning("could not send an ack to agent=%s: %s", ack.agent_id,
+			    pgf_error_text(rv));
+		ingest_ack_fini(&ack);
+	}
+	return NULL;
+}
+
+static void *
+api_thread(void *arg)
+{
+	struct collector *collector = arg;
+
+	while (!stop_requested) {
+		Pgfleet__V1__Response response = PGFLEET__V1__RESPONSE__INIT;
+		nng_msg *msg = NULL;
+		int rv = nng_recvmsg(collector->api_socket, &msg, 0);
+
+		if (rv == NNG_ETIMEDOUT)
+			continue;
+		if (rv != 0) {
+			if (rv == NNG_ECLOSED)
+				break;
+			pgf_warning("could not receive a request: %s", nng_strerror(rv));
+			continue;
+		}
+		api_answer_bytes(collector->reader, nng_msg_body(msg), nng_msg_len(msg),
+		    &response);
+		nng_msg_free(msg);
+		if ((rv = pgf_wire_send(collector->api_socket, &response.base)) != PGF_OK)
+			pgf_warning("could not send a response: %s", pgf_error_text(rv));
+		api_response_fini(&response);
+	}
+	return NULL;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "pgfleet-collector keeps the history of a fleet of PostgreSQL servers\n"
+	    "and answers questions about it.\n\n"
+	    "Usage: pgfleet-collector [--config FILE] [--KEY=VALUE ...]\n\n"
+	    "Every key can also be set in FILE or as PGFLEET_KEY in the environment:\n");
+	pgf_cfg_print_help(collector_config_keys, out);
+	fprintf(out, "  --help         show this help\n  --version      show versions\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct collector collector;
+	char errbuf[1024];
+	enum pgf_log_level level = PGF_LOG_INFO;
+	int first_arg = argc;
+	pthread_t ingest, api;
+	bool ingest_started = false, api_started = false;
+	struct sigaction action;
+	int status = 1;
+
+	memset(&collector, 0, sizeof(collector));
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("pgfleet-collector %s (sqlite %s, nng %s, protobuf-c %s)\n",
+			    PGFLEET_VERSION, sqlite3_libversion(), nng_version(),
+			    protobuf_c_version());
+			return 0;
+		}
+	}
+	pgf_log_init("pgfleet-collector", PGF_LOG_INFO);
+	if (pgf_cfg_load(collector_config_keys, &collector.config, argc, argv, &first_arg,
+		errbuf, sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet-collector: %s\n", errbuf);
+		pgf_cfg_free(collector_config_keys, &collector.config);
+		return 2;
+	}
+	if (first_arg < argc) {
+		fprintf(stderr, "pgfleet-collector: unexpected argument \"%s\"\n"
+				"Try \"pgfleet-collector --help\".\n",
+		    argv[first_arg]);
+		pgf_cfg_free(collector_config_keys, &collector.config);
+		return 2;
+	}
+	(void) pgf_log_level_parse(collector.config.log_level, &level);
+	pgf_log_set_level(level);
+
+	memset(&action, 0, sizeof(action));
+	action.sa_handler = on_stop_signal;
+	sigaction(SIGTERM, &action, NULL);
+	sigaction(SIGINT, &action, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (store_open(collector.config.store, false, &collector.writer, errbuf,
+		sizeof(errbuf)) != PGF_OK ||
+	    store_open(collector.config.store, true, &collector.reader, errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet-collector: %s\n", errbuf);
+		goto done;
+	}
+	if (listen_all(&collector.ingest_socket, collector.config.listen,
+		(size_t) collector.config.max_report_bytes, "agents", errbuf,
+		sizeof(errbuf)) != PGF_OK ||
+	    listen_all(&collector.api_socket, collector.config.api_listen,
+		API_MAX_REQUEST_BYTES, "clients", errbuf, sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet-collector: %s\n", errbuf);
+		goto done;
+	}
+	if (pthread_create(&ingest, NULL, ingest_thread, &collector) != 0)
+		goto done;
+	ingest_started = true;
+	if (pthread_create(&api, NULL, api_thread, &collector) != 0)
+		goto done;
+	api_started = true;
+	pgf_info("collector %s started: store \"%s\"", PGFLEET_VERSION, collector.config.store);
+	while (!stop_requested)
+		pgf_sleep_ms(POLL_MS);
+	status = 0;
+done:
+	stop_requested = 1;
+	if (ingest_started)
+		pthread_join(ingest, NULL);
+	if (api_started)
+		pthread_join(api, NULL);
+	nng_close(collector.ingest_socket);
+	nng_close(collector.api_socket);
+	if (ingest_started)
+		pgf_info("collector stopping: %llu report(s) received, %llu stored, %llu duplicate(s), %llu rejected",
+		    (unsigned long long) collector.counters.received,
+		    (unsigned long long) collector.counters.stored,
+		    (unsigned long long) collector.counters.duplicates,
+		    (unsigned long long) collector.counters.rejected);
+	store_close(collector.reader);
+	store_close(collector.writer);
+	pgf_cfg_free(collector_config_keys, &collector.config);
+	return status;
+}

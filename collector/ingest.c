@@ -1,1 +1,176 @@
-/* placeholder */
+/*
+ * ingest.c - decode, validate, store once, acknowledge (see ingest.h).
+ *
+ * The Ack tells the agent what to do next: OK means "forget it" (stored,
+ * now or before), RETRY_AFTER means "keep it and send it again later",
+ * REJECTED means "this will never be accepted". Only a committed report is
+ * acknowledged OK.
+ */
+#include "collector/ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/wire.h"
+
+static bool
+short_text(const char *text, size_t max)
+{
+	return text != NULL && strnlen(text, max + 1) <= max;
+}
+
+bool
+ingest_validate(const Pgfleet__V1__Report *report, char *errbuf, size_t errlen)
+{
+	const Pgfleet__V1__InstanceIdentity *id = report->instance;
+
+	if (!short_text(report->agent_id, INGEST_MAX_ID) || report->agent_id[0] == '\0') {
+		snprintf(errbuf, errlen, "report has no valid agent_id");
+		return false;
+	}
+	if (!short_text(report->boot_id, INGEST_MAX_ID) || report->boot_id[0] == '\0') {
+		snprintf(errbuf, errlen, "report has no valid boot_id");
+		return false;
+	}
+	if (report->seq == 0 || report->seq > (uint64_t) INT64_MAX) {
+		snprintf(errbuf, errlen, "report seq %llu is out of range",
+		    (unsigned long long) report->seq);
+		return false;
+	}
+	if (id == NULL || id->name[0] == '\0' || !short_text(id->name, INGEST_MAX_NAME)) {
+		snprintf(errbuf, errlen, "report has no valid instance name");
+		return false;
+	}
+	if (!short_text(id->system_identifier, INGEST_MAX_ID) ||
+	    !short_text(id->host, INGEST_MAX_NAME) ||
+	    !short_text(id->server_version, INGEST_MAX_NAME) ||
+	    !short_text(report->agent_version, INGEST_MAX_ID) ||
+	    !short_text(report->unreachable_reason, 1024)) {
+		snprintf(errbuf, errlen, "report has an identity field that is too long");
+		return false;
+	}
+	if (report->statements != NULL) {
+		const Pgfleet__V1__StatementsFamily *family = report->statements;
+		if (family->n_statements > INGEST_MAX_STATEMENTS) {
+			snprintf(errbuf, errlen, "report has %zu statements, more than %d",
+			    family->n_statements, INGEST_MAX_STATEMENTS);
+			return false;
+		}
+		for (size_t i = 0; i < family->n_statements; i++) {
+			const Pgfleet__V1__StatementDelta *d = family->statements[i];
+			if (d->query.len > INGEST_MAX_QUERY_TEXT) {
+				snprintf(errbuf, errlen, "statement %lld has a %zu-byte text, more than %d",
+				    (long long) d->queryid, d->query.len, INGEST_MAX_QUERY_TEXT);
+				return false;
+			}
+			if (d->calls < 0 || d->rows < 0 || !(d->total_exec_time_ms >= 0.0) ||
+			    !(d->sum_sq_exec_time_ms2 >= 0.0)) {
+				snprintf(errbuf, errlen, "statement %lld has a negative counter",
+				    (long long) d->queryid);
+				return false;
+			}
+			if (!short_text(d->datname, INGEST_MAX_NAME) ||
+			    !short_text(d->username, INGEST_MAX_NAME)) {
+				snprintf(errbuf, errlen, "statement %lld has a name that is too long",
+				    (long long) d->queryid);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Copies the report's key into the ack so the agent can match it. */
+static void
+ack_set_key(Pgfleet__V1__Ack *ack, const Pgfleet__V1__Report *report)
+{
+	ack->agent_id = strdup(report->agent_id);
+	ack->boot_id = strdup(report->boot_id);
+	if (ack->agent_id == NULL)
+		ack->agent_id = (char *) protobuf_c_empty_string;
+	if (ack->boot_id == NULL)
+		ack->boot_id = (char *) protobuf_c_empty_string;
+	ack->seq = report->seq;
+}
+
+static void
+ack_set_reason(Pgfleet__V1__Ack *ack, const char *reason)
+{
+	ack->reason = strdup(reason);
+	if (ack->reason == NULL)
+		ack->reason = (char *) protobuf_c_empty_string;
+}
+
+void
+ingest_report(struct store *store, const uint8_t *data, size_t len, size_t max_bytes,
+    struct ingest_counters *counters, Pgfleet__V1__Ack *ack)
+{
+	ProtobufCMessage *message = NULL;
+	Pgfleet__V1__Report *report;
+	char errbuf[512];
+	bool duplicate = false;
+	int rv;
+
+	pgfleet__v1__ack__init(ack);
+	counters->received++;
+	rv = pgf_wire_unpack(&pgfleet__v1__report__descriptor, data, len, max_bytes, &message);
+	if (rv != PGF_OK) {
+		counters->rejected++;
+		ack->status = PGFLEET__V1__ACK__STATUS__STATUS_REJECTED;
+		snprintf(errbuf, sizeof(errbuf), "could not decode a %zu-byte report: %s", len,
+		    pgf_error_text(rv));
+		ack_set_reason(ack, errbuf);
+		pgf_warning("%s", errbuf);
+		return;
+	}
+	report = (Pgfleet__V1__Report *) message;
+	ack_set_key(ack, report);
+	if (!ingest_validate(report, errbuf, sizeof(errbuf))) {
+		counters->rejected++;
+		ack->status = PGFLEET__V1__ACK__STATUS__STATUS_REJECTED;
+		ack_set_reason(ack, errbuf);
+		pgf_warning("agent=%s rejected report seq %llu: %s", ack->agent_id,
+		    (unsigned long long) report->seq, errbuf);
+		goto done;
+	}
+	rv = store_write_report(store, report, pgf_time_now_us(), &duplicate, errbuf,
+	    sizeof(errbuf));
+	if (rv != PGF_OK) {
+		/* not stored: the agent keeps it and tries again */
+		counters->retry_later++;
+		ack->status = PGFLEET__V1__ACK__STATUS__STATUS_RETRY_AFTER;
+		ack->retry_after_ms = rv == PGF_EFULL ? 10000 : 2000;
+		ack_set_reason(ack, errbuf);
+		pgf_warning("instance=%s agent=%s report seq %llu not stored: %s",
+		    report->instance->name, report->agent_id,
+		    (unsigned long long) report->seq, errbuf);
+		goto done;
+	}
+	ack->status = PGFLEET__V1__ACK__STATUS__STATUS_OK;
+	ack->duplicate = duplicate;
+	if (duplicate)
+		counters->duplicates++;
+	else
+		counters->stored++;
+	pgf_debug("instance=%s agent=%s report seq %llu %s (%zu statements)",
+	    report->instance->name, report->agent_id, (unsigned long long) report->seq,
+	    duplicate ? "was a duplicate" : "stored",
+	    report->statements != NULL ? report->statements->n_statements : 0);
+done:
+	protobuf_c_message_free_unpacked(message, NULL);
+}
+
+void
+ingest_ack_fini(Pgfleet__V1__Ack *ack)
+{
+	if (ack->agent_id != protobuf_c_empty_string)
+		free(ack->agent_id);
+	if (ack->boot_id != protobuf_c_empty_string)
+		free(ack->boot_id);
+	if (ack->reason != protobuf_c_empty_string)
+		free(ack->reason);
+	pgfleet__v1__ack__init(ack);
+}

@@ -1,1 +1,581 @@
-/* placeholder */
+/*
+ * store_sqlite.c - the SQLite backend of the store.
+ *
+ * Schema (version 1):
+ *   instances        one row per instance name: identity as last reported
+ *   reports          one row per (agent_id, boot_id, seq): the dedupe key
+ *   statement_texts  one text per (instance, queryid), cleaned to UTF-8
+ *   statement_stats  one row per statement per reported interval
+ * The schema version lives in PRAGMA user_version; migrations run forward
+ * in one transaction when the writer opens the file, and a file from a
+ * newer collector is refused rather than guessed at.
+ */
+#include "collector/store_sqlite.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "common/render.h"
+
+struct store_sqlite {
+	struct store base;
+	sqlite3 *db;
+	char *path;
+	bool read_only;
+};
+
+/* Migrations: entry i takes a store from version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE instances ("
+	"  instance_id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  system_identifier TEXT NOT NULL DEFAULT '',"
+	"  host TEXT NOT NULL DEFAULT '',"
+	"  port INTEGER NOT NULL DEFAULT 0,"
+	"  server_version_num INTEGER NOT NULL DEFAULT 0,"
+	"  server_version TEXT NOT NULL DEFAULT '',"
+	"  role TEXT NOT NULL DEFAULT 'unknown',"
+	"  agent_id TEXT NOT NULL DEFAULT '',"
+	"  agent_version TEXT NOT NULL DEFAULT '',"
+	"  first_seen_us INTEGER NOT NULL,"
+	"  last_seen_us INTEGER NOT NULL,"
+	"  unreachable_reason TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE reports ("
+	"  agent_id TEXT NOT NULL,"
+	"  boot_id TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  instance_id INTEGER NOT NULL REFERENCES instances,"
+	"  collected_at_us INTEGER NOT NULL,"
+	"  received_at_us INTEGER NOT NULL,"
+	"  PRIMARY KEY (agent_id, boot_id, seq)) WITHOUT ROWID;"
+	"CREATE TABLE statement_texts ("
+	"  instance_id INTEGER NOT NULL REFERENCES instances,"
+	"  queryid INTEGER NOT NULL,"
+	"  query TEXT NOT NULL,"
+	"  truncated INTEGER NOT NULL,"
+	"  PRIMARY KEY (instance_id, queryid)) WITHOUT ROWID;"
+	"CREATE TABLE statement_stats ("
+	"  instance_id INTEGER NOT NULL REFERENCES instances,"
+	"  ts_us INTEGER NOT NULL,"
+	"  interval_start_us INTEGER NOT NULL,"
+	"  queryid INTEGER NOT NULL,"
+	"  dbid INTEGER NOT NULL,"
+	"  datname TEXT NOT NULL,"
+	"  userid INTEGER NOT NULL,"
+	"  username TEXT NOT NULL,"
+	"  toplevel INTEGER NOT NULL,"
+	"  calls INTEGER NOT NULL,"
+	"  total_exec_time_ms REAL NOT NULL,"
+	"  sum_sq_exec_time_ms2 REAL NOT NULL,"
+	"  max_exec_time_ms REAL NOT NULL,"
+	"  min_exec_time_ms REAL NOT NULL,"
+	"  rows INTEGER NOT NULL,"
+	"  shared_blks_hit INTEGER NOT NULL,"
+	"  shared_blks_read INTEGER NOT NULL,"
+	"  shared_blks_dirtied INTEGER NOT NULL,"
+	"  shared_blks_written INTEGER NOT NULL,"
+	"  temp_blks_read INTEGER NOT NULL,"
+	"  temp_blks_written INTEGER NOT NULL,"
+	"  blk_read_time_ms REAL NOT NULL,"
+	"  blk_write_time_ms REAL NOT NULL,"
+	"  wal_bytes INTEGER NOT NULL,"
+	"  total_plan_time_ms REAL NOT NULL);"
+	"CREATE INDEX statement_stats_by_instance_time ON statement_stats (instance_id, ts_us);"
+	"CREATE INDEX statement_stats_by_time ON statement_stats (ts_us);",
+};
+
+#define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(SCHEMA_VERSION == STORE_SQLITE_SCHEMA_VERSION,
+    "STORE_SQLITE_SCHEMA_VERSION must match the migration list");
+
+/* Maps an SQLite result to the store's error codes. */
+static int
+store_error(sqlite3 *db, int rc, const char *what, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen, "could not %s: %s", what,
+	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	if ((rc & 0xFF) == SQLITE_FULL)
+		return PGF_EFULL;
+	return PGF_ESTORE;
+}
+
+static int
+exec_sql(sqlite3 *db, const char *sql, const char *what, char *errbuf, size_t errlen)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return store_error(db, rc, what, errbuf, errlen);
+	return PGF_OK;
+}
+
+static int
+read_schema_version(sqlite3 *db, int *version, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*version = sqlite3_column_int(stmt, 0);
+		sqlite3_finalize(stmt);
+		return PGF_OK;
+	}
+	sqlite3_finalize(stmt);
+	return store_error(db, rc, "read the schema version", errbuf, errlen);
+}
+
+static int
+migrate(struct store_sqlite *store, char *errbuf, size_t errlen)
+{
+	int version = 0;
+	int rv;
+
+	if ((rv = exec_sql(store->db, "BEGIN IMMEDIATE", "begin the migration", errbuf,
+		 errlen)) != PGF_OK)
+		return rv;
+	if ((rv = read_schema_version(store->db, &version, errbuf, errlen)) != PGF_OK)
+		goto fail;
+	if (version > SCHEMA_VERSION) {
+		snprintf(errbuf, errlen,
+		    "store \"%s\" has schema version %d, newer than this collector's %d: use a newer pgfleet-collector",
+		    store->path, version, SCHEMA_VERSION);
+		rv = PGF_ESTORE;
+		goto fail;
+	}
+	for (; version < SCHEMA_VERSION; version++) {
+		char pragma[64];
+		if ((rv = exec_sql(store->db, migrations[version], "migrate the schema",
+			 errbuf, errlen)) != PGF_OK)
+			goto fail;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if ((rv = exec_sql(store->db, pragma, "record the schema version", errbuf,
+			 errlen)) != PGF_OK)
+			goto fail;
+		pgf_info("store \"%s\" migrated to schema version %d", store->path, version + 1);
+	}
+	return exec_sql(store->db, "COMMIT", "commit the migration", errbuf, errlen);
+fail:
+	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return rv;
+}
+
+static const char *
+role_name(Pgfleet__V1__InstanceIdentity__Role role)
+{
+	switch (role) {
+	case PGFLEET__V1__INSTANCE_IDENTITY__ROLE__ROLE_PRIMARY:
+		return "primary";
+	case PGFLEET__V1__INSTANCE_IDENTITY__ROLE__ROLE_REPLICA:
+		return "replica";
+	default:
+		return "unknown";
+	}
+}
+
+/* Binds text made valid UTF-8 (names and texts come from other hosts). */
+static int
+bind_clean_text(sqlite3_stmt *stmt, int index, const uint8_t *data, size_t len)
+{
+	char *clean = pgf_text_clean(data, len);
+	if (clean == NULL)
+		return SQLITE_NOMEM;
+	return sqlite3_bind_text(stmt, index, clean, -1, free);
+}
+
+static int
+bind_clean_string(sqlite3_stmt *stmt, int index, const char *text)
+{
+	return bind_clean_text(stmt, index, (const uint8_t *) text, strlen(text));
+}
+
+/* Runs a prepared statement that returns no rows and finalizes it. */
+static int
+step_done(sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+upsert_instance(struct store_sqlite *store, const Pgfleet__V1__Report *report,
+    int64_t received_at_us, int64_t *instance_id)
+{
+	const Pgfleet__V1__InstanceIdentity *id = report->instance;
+	bool unreachable = report->unreachable_reason[0] != '\0';
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	/* an unreachable report keeps the identity last seen, so only the
+	 * reason and the times change */
+	rc = sqlite3_prepare_v2(store->db,
+	    "INSERT INTO instances (name, system_identifier, host, port,"
+	    " server_version_num, server_version, role, agent_id, agent_version,"
+	    " first_seen_us, last_seen_us, unreachable_reason)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
+	    " ON CONFLICT (name) DO UPDATE SET"
+	    " system_identifier = CASE WHEN ?12 THEN system_identifier ELSE excluded.system_identifier END,"
+	    " host = CASE WHEN ?12 THEN host ELSE excluded.host END,"
+	    " port = CASE WHEN ?12 THEN port ELSE excluded.port END,"
+	    " server_version_num = CASE WHEN ?12 THEN server_version_num ELSE excluded.server_version_num END,"
+	    " server_version = CASE WHEN ?12 THEN server_version ELSE excluded.server_version END,"
+	    " role = CASE WHEN ?12 THEN role ELSE excluded.role END,"
+	    " agent_id = excluded.agent_id, agent_version = excluded.agent_version,"
+	    " last_seen_us = max(last_seen_us, excluded.last_seen_us),"
+	    " unreachable_reason = excluded.unreachable_reason"
+	    " RETURNING instance_id",
+	    -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	if ((rc = bind_clean_string(stmt, 1, id->name)) != SQLITE_OK ||
+	    (rc = bind_clean_string(stmt, 2, id->system_identifier)) != SQLITE_OK ||
+	    (rc = bind_clean_string(stmt, 3, id->host)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(stmt, 4, id->port)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(stmt, 5, id->server_version_num)) != SQLITE_OK ||
+	    (rc = bind_clean_string(stmt, 6, id->server_version)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(stmt, 7, role_name(id->role), -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = bind_clean_string(stmt, 8, report->agent_id)) != SQLITE_OK ||
+	    (rc = bind_clean_string(stmt, 9, report->agent_version)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(stmt, 10, received_at_us)) != SQLITE_OK ||
+	    (rc = bind_clean_string(stmt, 11, report->unreachable_reason)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int(stmt, 12, unreachable)) != SQLITE_OK)
+		goto done;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*instance_id = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_OK;
+	}
+done:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int
+insert_statements(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__StatementsFamily *family)
+{
+	sqlite3_stmt *stats = NULL;
+	sqlite3_stmt *text = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(store->db,
+	    "INSERT INTO statement_stats (instance_id, ts_us, interval_start_us, queryid,"
+	    " dbid, datname, userid, username, toplevel, calls, total_exec_time_ms,"
+	    " sum_sq_exec_time_ms2, max_exec_time_ms, min_exec_time_ms, rows,"
+	    " shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,"
+	    " temp_blks_read, temp_blks_written, blk_read_time_ms, blk_write_time_ms,"
+	    " wal_bytes, total_plan_time_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+	    " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+	    -1, &stats, NULL);
+	if (rc != SQLITE_OK)
+		goto done;
+	rc = sqlite3_prepare_v2(store->db,
+	    "INSERT INTO statement_texts (instance_id, queryid, query, truncated)"
+	    " VALUES (?1, ?2, ?3, ?4)"
+	    " ON CONFLICT (instance_id, queryid) DO UPDATE SET"
+	    " query = excluded.query, truncated = excluded.truncated",
+	    -1, &text, NULL);
+	if (rc != SQLITE_OK)
+		goto done;
+	for (size_t i = 0; i < family->n_statements; i++) {
+		const Pgfleet__V1__StatementDelta *d = family->statements[i];
+		sqlite3_reset(stats);
+		sqlite3_clear_bindings(stats);
+		sqlite3_bind_int64(stats, 1, instance_id);
+		sqlite3_bind_int64(stats, 2, family->interval_end_us);
+		sqlite3_bind_int64(stats, 3, family->interval_start_us);
+		sqlite3_bind_int64(stats, 4, d->queryid);
+		sqlite3_bind_int64(stats, 5, d->dbid);
+		if ((rc = bind_clean_string(stats, 6, d->datname)) != SQLITE_OK)
+			goto done;
+		sqlite3_bind_int64(stats, 7, d->userid);
+		if ((rc = bind_clean_string(stats, 8, d->username)) != SQLITE_OK)
+			goto done;
+		sqlite3_bind_int(stats, 9, d->toplevel);
+		sqlite3_bind_int64(stats, 10, d->calls);
+		sqlite3_bind_double(stats, 11, d->total_exec_time_ms);
+		sqlite3_bind_double(stats, 12, d->sum_sq_exec_time_ms2);
+		sqlite3_bind_double(stats, 13, d->max_exec_time_ms);
+		sqlite3_bind_double(stats, 14, d->min_exec_time_ms);
+		sqlite3_bind_int64(stats, 15, d->rows);
+		sqlite3_bind_int64(stats, 16, d->shared_blks_hit);
+		sqlite3_bind_int64(stats, 17, d->shared_blks_read);
+		sqlite3_bind_int64(stats, 18, d->shared_blks_dirtied);
+		sqlite3_bind_int64(stats, 19, d->shared_blks_written);
+		sqlite3_bind_int64(stats, 20, d->temp_blks_read);
+		sqlite3_bind_int64(stats, 21, d->temp_blks_written);
+		sqlite3_bind_double(stats, 22, d->blk_read_time_ms);
+		sqlite3_bind_double(stats, 23, d->blk_write_time_ms);
+		sqlite3_bind_int64(stats, 24, d->wal_bytes);
+		sqlite3_bind_double(stats, 25, d->total_plan_time_ms);
+		if ((rc = step_done(stats)) != SQLITE_OK)
+			goto done;
+		if (d->query.len == 0)
+			continue;
+		sqlite3_reset(text);
+		sqlite3_clear_bindings(text);
+		sqlite3_bind_int64(text, 1, instance_id);
+		sqlite3_bind_int64(text, 2, d->queryid);
+		if ((rc = bind_clean_text(text, 3, d->query.data, d->query.len)) != SQLITE_OK)
+			goto done;
+		sqlite3_bind_int(text, 4, d->query_truncated);
+		if ((rc = step_done(text)) != SQLITE_OK)
+			goto done;
+	}
+	rc = SQLITE_OK;
+done:
+	sqlite3_finalize(stats);
+	sqlite3_finalize(text);
+	return rc;
+}
+
+static int
+sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
+    int64_t received_at_us, bool *duplicate, char *errbuf, size_t errlen)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	sqlite3_stmt *stmt = NULL;
+	int64_t instance_id = 0;
+	int rc;
+
+	*duplicate = false;
+	rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return store_error(store->db, rc, "begin a transaction", errbuf, errlen);
+	if ((rc = upsert_instance(store, report, received_at_us, &instance_id)) != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_prepare_v2(store->db,
+	    "INSERT INTO reports (agent_id, boot_id, seq, instance_id, collected_at_us,"
+	    " received_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT DO NOTHING",
+	    -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, report->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, report->boot_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64) report->seq);
+	sqlite3_bind_int64(stmt, 4, instance_id);
+	sqlite3_bind_int64(stmt, 5, report->collected_at_us);
+	sqlite3_bind_int64(stmt, 6, received_at_us);
+	if ((rc = step_done(stmt)) != SQLITE_OK)
+		goto fail;
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	if (sqlite3_changes(store->db) == 0) {
+		/* stored before: only the instance's last-seen time moves */
+		*duplicate = true;
+	} else if (report->statements != NULL &&
+	    report->statements->status == PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_OK) {
+		if ((rc = insert_statements(store, instance_id, report->statements)) != SQLITE_OK)
+			goto fail;
+	}
+	rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	return PGF_OK;
+fail:
+	sqlite3_finalize(stmt);
+	{
+		int rv = store_error(store->db, rc, "store the report", errbuf, errlen);
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		return rv;
+	}
+}
+
+static char *
+column_text(sqlite3_stmt *stmt, int column)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, column);
+	return strdup(text != NULL ? (const char *) text : "");
+}
+
+static int
+sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *request,
+    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
+{
+	static const char *const orders[] = {
+		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_TOTAL] = "total_ms DESC",
+		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_MEAN] = "total_ms / calls DESC",
+		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS] = "calls DESC",
+	};
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	const Pgfleet__V1__Scope *scope = request->scope;
+	const char *order = orders[0];
+	char sql[2048];
+	sqlite3_stmt *stmt = NULL;
+	size_t capacity = 0;
+	int rc;
+
+	answer->rows = NULL;
+	answer->n_rows = 0;
+	if ((unsigned) request->order < sizeof(orders) / sizeof(orders[0]))
+		order = orders[request->order];
+	snprintf(sql, sizeof(sql),
+	    "WITH agg AS ("
+	    "  SELECT s.instance_id, s.dbid, s.queryid, max(s.datname) AS datname,"
+	    "   sum(s.calls) AS calls, sum(s.total_exec_time_ms) AS total_ms,"
+	    "   sum(s.sum_sq_exec_time_ms2) AS sum_sq, max(s.max_exec_time_ms) AS max_ms,"
+	    "   sum(s.rows) AS rows"
+	    "  FROM statement_stats s JOIN instances i USING (instance_id)"
+	    "  WHERE (?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
+	    "   AND (?3 = '' OR s.datname = ?3) AND (?4 = 0 OR s.ts_us >= ?4)"
+	    "   AND (?5 = 0 OR s.ts_us < ?5)"
+	    "  GROUP BY s.instance_id, s.dbid, s.queryid)"
+	    " SELECT i.name, agg.datname, agg.queryid, agg.calls, agg.total_ms, agg.sum_sq,"
+	    "  agg.max_ms, agg.rows, coalesce(t.query, ''), coalesce(t.truncated, 0)"
+	    " FROM agg JOIN instances i USING (instance_id)"
+	    " LEFT JOIN statement_texts t ON t.instance_id = agg.instance_id"
+	    "  AND t.queryid = agg.queryid"
+	    " WHERE agg.calls > 0 AND agg.total_ms / agg.calls >= ?6"
+	    " ORDER BY %s, i.name, agg.queryid LIMIT ?7",
+	    order);
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_error(store->db, rc, "prepare the slow-queries query", errbuf, errlen);
+	sqlite3_bind_text(stmt, 1, scope != NULL ? scope->instance : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, scope != NULL ? scope->cluster : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, scope != NULL ? scope->database : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, scope != NULL ? scope->since_us : 0);
+	sqlite3_bind_int64(stmt, 5, scope != NULL ? scope->until_us : 0);
+	sqlite3_bind_double(stmt, 6, request->min_duration_ms);
+	sqlite3_bind_int64(stmt, 7, request->limit > 0 ? request->limit : 10);
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		Pgfleet__V1__SlowQuery *row;
+		double calls, total_ms, sum_sq, mean_ms, variance;
+
+		if (answer->n_rows == capacity) {
+			size_t bigger = capacity == 0 ? 16 : capacity * 2;
+			Pgfleet__V1__SlowQuery **rows = realloc(answer->rows, bigger * sizeof(rows[0]));
+			if (rows == NULL)
+				goto fail_memory;
+			answer->rows = rows;
+			capacity = bigger;
+		}
+		row = malloc(sizeof(*row));
+		if (row == NULL)
+			goto fail_memory;
+		pgfleet__v1__slow_query__init(row);
+		answer->rows[answer->n_rows++] = row;
+		row->instance = column_text(stmt, 0);
+		row->database = column_text(stmt, 1);
+		row->query = column_text(stmt, 8);
+		if (row->instance == NULL || row->database == NULL || row->query == NULL)
+			goto fail_memory;
+		row->queryid = sqlite3_column_int64(stmt, 2);
+		row->calls = sqlite3_column_int64(stmt, 3);
+		calls = (double) row->calls;
+		total_ms = sqlite3_column_double(stmt, 4);
+		sum_sq = sqlite3_column_double(stmt, 5);
+		mean_ms = total_ms / calls;
+		/* population variance from the sums, as pg_stat_statements
+		 * computes it; rounding can make it a hair below zero */
+		variance = sum_sq / calls - mean_ms * mean_ms;
+		row->total_seconds = total_ms / 1000.0;
+		row->mean_seconds = mean_ms / 1000.0;
+		row->stddev_seconds = variance > 0.0 ? sqrt(variance) / 1000.0 : 0.0;
+		row->max_seconds = sqlite3_column_double(stmt, 6) / 1000.0;
+		row->rows = sqlite3_column_int64(stmt, 7);
+		row->query_truncated = sqlite3_column_int(stmt, 9) != 0;
+	}
+	if (rc != SQLITE_DONE) {
+		int rv = store_error(store->db, rc, "read slow queries", errbuf, errlen);
+		sqlite3_finalize(stmt);
+		store_slow_queries_fini(answer);
+		return rv;
+	}
+	sqlite3_finalize(stmt);
+	return PGF_OK;
+fail_memory:
+	/* a row whose strings failed is freed with the rest: NULLs are fine */
+	sqlite3_finalize(stmt);
+	store_slow_queries_fini(answer);
+	snprintf(errbuf, errlen, "out of memory");
+	return PGF_ENOMEM;
+}
+
+static void
+sqlite_close(struct store *base)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	sqlite3_close(store->db);
+	free(store->path);
+	free(store);
+}
+
+static const struct store_ops sqlite_ops = {
+	.write_report = sqlite_write_report,
+	.slow_queries = sqlite_slow_queries,
+	.close = sqlite_close,
+};
+
+int
+store_sqlite_open(const char *path, bool read_only, struct store **out, char *errbuf,
+    size_t errlen)
+{
+	struct store_sqlite *store;
+	int flags = read_only ? SQLITE_OPEN_READONLY
+			      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int version = 0;
+	int rc;
+	int rv;
+
+	*out = NULL;
+	store = calloc(1, sizeof(*store));
+	if (store == NULL)
+		return PGF_ENOMEM;
+	store->base.ops = &sqlite_ops;
+	store->read_only = read_only;
+	store->path = strdup(path);
+	if (store->path == NULL) {
+		free(store);
+		return PGF_ENOMEM;
+	}
+	rc = sqlite3_open_v2(path, &store->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(errbuf, errlen, "could not open store \"%s\": %s", path,
+		    store->db != NULL ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
+		rv = PGF_ESTORE;
+		goto fail;
+	}
+	sqlite3_busy_timeout(store->db, 5000);
+	sqlite3_extended_result_codes(store->db, 1);
+	if (!read_only) {
+		/* WAL so readers never block the writer; FULL so an
+		 * acknowledged report survives a power cut */
+		if ((rv = exec_sql(store->db,
+			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+			 " PRAGMA foreign_keys = ON;",
+			 "set up the store", errbuf, errlen)) != PGF_OK)
+			goto fail_named;
+		if ((rv = migrate(store, errbuf, errlen)) != PGF_OK)
+			goto fail;
+	} else {
+		if ((rv = read_schema_version(store->db, &version, errbuf, errlen)) != PGF_OK)
+			goto fail_named;
+		if (version != SCHEMA_VERSION) {
+			snprintf(errbuf, errlen,
+			    "store \"%s\" has schema version %d, this collector reads %d", path,
+			    version, SCHEMA_VERSION);
+			rv = PGF_ESTORE;
+			goto fail;
+		}
+	}
+	*out = &store->base;
+	return PGF_OK;
+fail_named:
+	{
+		/* say which file: SQLite's message alone does not */
+		char reason[512];
+		snprintf(reason, sizeof(reason), "%s", errbuf);
+		snprintf(errbuf, errlen, "store \"%s\": %s", path, reason);
+	}
+fail:
+	sqlite3_close(store->db);
+	free(store->path);
+	free(store);
+	return rv;
+}

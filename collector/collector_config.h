@@ -1,0 +1,25 @@
+/*
+ * collector_config.h - the collector's settings: one struct, one key table.
+ */
+#ifndef PGFLEET_COLLECTOR_COLLECTOR_CONFIG_H
+#define PGFLEET_COLLECTOR_COLLECTOR_CONFIG_H
+
+#include <stdint.h>
+
+#include "common/cfg.h"
+
+struct collector_config {
+	/* nng address(es) agents dial, comma-separated. */
+	char *listen;
+	/* nng address(es) the CLI uses, comma-separated. */
+	char *api_listen;
+	/* SQLite file of the history store. */
+	char *store;
+	char *log_level;
+	/* Largest report accepted, bytes (NNG_OPT_RECVMAXSZ). */
+	long long max_report_bytes;
+};
+
+extern const struct pgf_cfg_key collector_config_keys[];
+
+#endif

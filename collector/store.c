@@ -1,0 +1,54 @@
+/*
+ * store.c - the store interface: picks a backend and forwards to it.
+ */
+#include "collector/store.h"
+
+#include <stdlib.h>
+
+#include "collector/store_sqlite.h"
+
+int
+store_open(const char *spec, bool read_only, struct store **out, char *errbuf,
+    size_t errlen)
+{
+	/* only SQLite files for now; a postgresql:// spec will pick the
+	 * PostgreSQL backend */
+	return store_sqlite_open(spec, read_only, out, errbuf, errlen);
+}
+
+void
+store_close(struct store *store)
+{
+	if (store != NULL)
+		store->ops->close(store);
+}
+
+int
+store_write_report(struct store *store, const Pgfleet__V1__Report *report,
+    int64_t received_at_us, bool *duplicate, char *errbuf, size_t errlen)
+{
+	return store->ops->write_report(store, report, received_at_us, duplicate, errbuf,
+	    errlen);
+}
+
+int
+store_slow_queries(struct store *store, const Pgfleet__V1__SlowQueriesRequest *request,
+    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
+{
+	return store->ops->slow_queries(store, request, answer, errbuf, errlen);
+}
+
+void
+store_slow_queries_fini(Pgfleet__V1__SlowQueries *answer)
+{
+	for (size_t i = 0; i < answer->n_rows; i++) {
+		Pgfleet__V1__SlowQuery *row = answer->rows[i];
+		free(row->query);
+		free(row->instance);
+		free(row->database);
+		free(row);
+	}
+	free(answer->rows);
+	answer->rows = NULL;
+	answer->n_rows = 0;
+}

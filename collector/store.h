@@ -1,0 +1,73 @@
+/*
+ * store.h - the collector's history store: one narrow interface, backends
+ * behind it (SQLite now; a PostgreSQL backend can be added without touching
+ * ingest or the API handlers).
+ *
+ * A store handle is used by one thread at a time. The collector opens one
+ * writer handle (owned by the ingest thread) and one read-only handle per
+ * reader thread; with SQLite in WAL mode readers never block the writer.
+ */
+#ifndef PGFLEET_COLLECTOR_STORE_H
+#define PGFLEET_COLLECTOR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "pgfleet/v1/agent.pb-c.h"
+#include "pgfleet/v1/api.pb-c.h"
+
+struct store;
+
+/* The operations a backend provides; see the wrappers below. */
+struct store_ops {
+	int (*write_report)(struct store *store, const Pgfleet__V1__Report *report,
+	    int64_t received_at_us, bool *duplicate, char *errbuf, size_t errlen);
+	int (*slow_queries)(struct store *store,
+	    const Pgfleet__V1__SlowQueriesRequest *request,
+	    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen);
+	void (*close)(struct store *store);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/*
+ * store_open opens the store named by spec (a SQLite file path), creating
+ * or migrating its schema when writable. A read-only handle needs the store
+ * to exist. Returns PGF_OK with *out owned by the caller (store_close), or
+ * PGF_ESTORE with a one-line reason (e.g. a file with a newer schema).
+ */
+int store_open(const char *spec, bool read_only, struct store **out,
+    char *errbuf, size_t errlen) PGF_MUST_CHECK;
+
+/* store_close closes; NULL is a no-op. */
+void store_close(struct store *store);
+
+/*
+ * store_write_report stores one validated report in one durable
+ * transaction. A report whose (agent_id, boot_id, seq) is already stored is
+ * not stored again: PGF_OK with *duplicate = true. PGF_EFULL when the disk
+ * (or the configured size limit) is full; PGF_ESTORE otherwise. Nothing is
+ * half-written on failure.
+ */
+int store_write_report(struct store *store, const Pgfleet__V1__Report *report,
+    int64_t received_at_us, bool *duplicate, char *errbuf, size_t errlen)
+	PGF_MUST_CHECK;
+
+/*
+ * store_slow_queries adds up each statement (per instance, database and
+ * queryid) over the request's scope and window, keeps those whose mean is
+ * at least min_duration_ms, orders them and fills answer->rows (malloc'd;
+ * free with store_slow_queries_fini).
+ */
+int store_slow_queries(struct store *store,
+    const Pgfleet__V1__SlowQueriesRequest *request,
+    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen) PGF_MUST_CHECK;
+
+/* store_slow_queries_fini frees the rows store_slow_queries made. */
+void store_slow_queries_fini(Pgfleet__V1__SlowQueries *answer);
+
+#endif
