@@ -1,1 +1,367 @@
-/* placeholder */
+/*
+ * cli_main.c - pgfleet, the command line client of the collector.
+ *
+ * pgfleet [--collector ADDR] SUBCOMMAND [options] [--json]
+ *
+ * Each subcommand is one row of `commands`: it parses its options into a
+ * Request; the Response is printed by the generic renderer, as a table for
+ * people or as the HTTP API's JSON with --json. Exit status: 0 on an
+ * answer, 1 on an error answer or an unreachable collector, 2 on bad usage.
+ */
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/render.h"
+#include "common/timeutil.h"
+#include "common/wire.h"
+#include "pgfleet/v1/api.pb-c.h"
+
+#define EXIT_ANSWER_ERROR 1
+#define EXIT_USAGE 2
+
+/* Largest response the CLI accepts. */
+#define CLI_MAX_RESPONSE (64u * 1024u * 1024u)
+
+struct cli_config {
+	char *collector;
+	char *log_level;
+	int64_t timeout;
+};
+
+static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
+
+static const struct pgf_cfg_key cli_config_keys[] = {
+	{"collector", PGF_CFG_STRING, offsetof(struct cli_config, collector),
+	    "tcp://127.0.0.1:7451", 0, 0, NULL, false,
+	    "nng address of the collector's API (its api_listen)"},
+	{"log_level", PGF_CFG_STRING, offsetof(struct cli_config, log_level), "warning", 0,
+	    0, log_levels, false, "debug, info, warning or error"},
+	{"timeout", PGF_CFG_DURATION, offsetof(struct cli_config, timeout), "30s", 100,
+	    3600000, NULL, false, "give up waiting for the collector after this long"},
+	{NULL, 0, 0, NULL, 0, 0, NULL, false, NULL},
+};
+
+/* What a subcommand's parser produced. */
+struct cli_request {
+	Pgfleet__V1__Request request;
+	bool json;
+	/* storage the request points into */
+	Pgfleet__V1__Scope scope;
+	Pgfleet__V1__SlowQueriesRequest slow_queries;
+};
+
+struct cli_command {
+	const char *name;
+	const char *usage;
+	/* Parses argv (argv[0] is the subcommand) into request; returns 0 or
+	 * EXIT_USAGE after printing one line. */
+	int (*parse)(int argc, char **argv, struct cli_request *request);
+};
+
+static int
+usage_error(const char *format, const char *value)
+{
+	fprintf(stderr, "pgfleet: ");
+	fprintf(stderr, format, value);
+	fprintf(stderr, "\nTry \"pgfleet --help\".\n");
+	return EXIT_USAGE;
+}
+
+/* Options every listing shares: the scope and --json. Returns 1 when the
+ * option was one of them, 0 when not, EXIT_USAGE + 1 on a bad value. */
+enum {
+	OPT_INSTANCE = 1000,
+	OPT_CLUSTER,
+	OPT_DATABASE,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_JSON,
+	OPT_LIMIT,
+	OPT_MIN_DURATION,
+	OPT_ORDER,
+};
+
+static int
+parse_scope_option(int option, const char *value, struct cli_request *request)
+{
+	int64_t now = pgf_time_now_us();
+	switch (option) {
+	case OPT_INSTANCE:
+		request->scope.instance = (char *) value;
+		return 1;
+	case OPT_CLUSTER:
+		request->scope.cluster = (char *) value;
+		return 1;
+	case OPT_DATABASE:
+		request->scope.database = (char *) value;
+		return 1;
+	case OPT_SINCE:
+		if (!pgf_time_parse(value, now, &request->scope.since_us))
+			return usage_error("invalid --since \"%s\" (expected 1h, 7d, or 2026-01-31 12:00)",
+				   value) + 1;
+		return 1;
+	case OPT_UNTIL:
+		if (!pgf_time_parse(value, now, &request->scope.until_us))
+			return usage_error("invalid --until \"%s\" (expected 1h, 7d, or 2026-01-31 12:00)",
+				   value) + 1;
+		return 1;
+	case OPT_JSON:
+		request->json = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+#define SCOPE_OPTIONS                                              \
+	{"instance", required_argument, NULL, OPT_INSTANCE},           \
+	    {"cluster", required_argument, NULL, OPT_CLUSTER},         \
+	    {"database", required_argument, NULL, OPT_DATABASE},       \
+	    {"since", required_argument, NULL, OPT_SINCE},             \
+	    {"until", required_argument, NULL, OPT_UNTIL},             \
+	    {"json", no_argument, NULL, OPT_JSON}
+
+static bool
+parse_unsigned(const char *text, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long value;
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	value = strtoul(text, &end, 10);
+	if (*end != '\0' || value > max)
+		return false;
+	*out = value;
+	return true;
+}
+
+static int
+parse_slow_queries(int argc, char **argv, struct cli_request *request)
+{
+	static const struct option options[] = {
+		SCOPE_OPTIONS,
+		{"limit", required_argument, NULL, OPT_LIMIT},
+		{"min-duration-ms", required_argument, NULL, OPT_MIN_DURATION},
+		{"order", required_argument, NULL, OPT_ORDER},
+		{NULL, 0, NULL, 0},
+	};
+	Pgfleet__V1__SlowQueriesRequest *q = &request->slow_queries;
+	int option;
+
+	/* default window: the last day */
+	request->scope.since_us = pgf_time_now_us() - 86400LL * 1000000;
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int scoped = parse_scope_option(option, optarg, request);
+		unsigned long value;
+		char *end;
+
+		if (scoped == 1)
+			continue;
+		if (scoped > 1)
+			return EXIT_USAGE;
+		switch (option) {
+		case OPT_LIMIT:
+			if (!parse_unsigned(optarg, 10000, &value) || value == 0)
+				return usage_error("invalid --limit \"%s\" (expected 1 to 10000)", optarg);
+			q->limit = (uint32_t) value;
+			break;
+		case OPT_MIN_DURATION:
+			q->min_duration_ms = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg || !(q->min_duration_ms >= 0.0))
+				return usage_error("invalid --min-duration-ms \"%s\" (expected milliseconds, 0 or more)",
+				    optarg);
+			break;
+		case OPT_ORDER:
+			if (strcmp(optarg, "total") == 0)
+				q->order = PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_TOTAL;
+			else if (strcmp(optarg, "mean") == 0)
+				q->order = PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_MEAN;
+			else if (strcmp(optarg, "calls") == 0)
+				q->order = PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS;
+			else
+				return usage_error("invalid --order \"%s\" (expected total, mean or calls)",
+				    optarg);
+			break;
+		default:
+			/* getopt_long printed what was wrong */
+			fprintf(stderr, "Try \"pgfleet --help\".\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	q->scope = &request->scope;
+	request->request.question_case = PGFLEET__V1__REQUEST__QUESTION_SLOW_QUERIES;
+	request->request.slow_queries = q;
+	return 0;
+}
+
+static const struct cli_command commands[] = {
+	{"slow-queries",
+	    "slow-queries [--limit N] [--min-duration-ms MS] [--order total|mean|calls]\n"
+	    "               [--instance NAME] [--cluster ID] [--database DB]\n"
+	    "               [--since 1h] [--until TIME] [--json]\n"
+	    "      statements by time spent over the window (default: the last 24h)",
+	    parse_slow_queries},
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "pgfleet asks a pgfleet collector about the fleet it watches.\n\n"
+	    "Usage: pgfleet [--collector ADDR] SUBCOMMAND [options]\n\n"
+	    "Subcommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %s\n", commands[i].usage);
+	fprintf(out, "\nGlobal options (also PGFLEET_KEY in the environment):\n");
+	pgf_cfg_print_help(cli_config_keys, out);
+	fprintf(out, "  --help         show this help\n  --version      show versions\n"
+		     "\nExit status: 0 answered, 1 error answer or collector unreachable, 2 bad usage.\n");
+}
+
+/* Sends request and waits for the response. Returns 0 or
+ * EXIT_ANSWER_ERROR after printing one line. */
+static int
+exchange(const struct cli_config *config, const Pgfleet__V1__Request *request,
+    Pgfleet__V1__Response **response)
+{
+	nng_socket socket;
+	ProtobufCMessage *message = NULL;
+	int rv;
+
+	*response = NULL;
+	if ((rv = nng_req0_open(&socket)) != 0) {
+		fprintf(stderr, "pgfleet: could not open a socket: %s\n", nng_strerror(rv));
+		return EXIT_ANSWER_ERROR;
+	}
+	nng_socket_set_ms(socket, NNG_OPT_SENDTIMEO, (nng_duration) config->timeout);
+	nng_socket_set_ms(socket, NNG_OPT_RECVTIMEO, (nng_duration) config->timeout);
+	nng_socket_set_ms(socket, NNG_OPT_REQ_RESENDTIME, (nng_duration) config->timeout * 2);
+	nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, CLI_MAX_RESPONSE);
+	if ((rv = nng_dial(socket, config->collector, NULL, 0)) != 0) {
+		fprintf(stderr, "pgfleet: could not connect to collector \"%s\": %s\n",
+		    config->collector, nng_strerror(rv));
+		nng_close(socket);
+		return EXIT_ANSWER_ERROR;
+	}
+	if ((rv = pgf_wire_send(socket, &request->base)) != PGF_OK ||
+	    (rv = pgf_wire_recv(socket, &pgfleet__v1__response__descriptor, CLI_MAX_RESPONSE,
+		 &message)) != PGF_OK) {
+		fprintf(stderr, "pgfleet: no answer from collector \"%s\": %s\n",
+		    config->collector, pgf_error_text(rv));
+		nng_close(socket);
+		return EXIT_ANSWER_ERROR;
+	}
+	nng_close(socket);
+	*response = (Pgfleet__V1__Response *) message;
+	return 0;
+}
+
+/* Prints the answer of response; returns the exit status. */
+static int
+print_response(const Pgfleet__V1__Response *response, bool json)
+{
+	const ProtobufCMessage *answer = NULL;
+
+	if (response->answer_case == PGFLEET__V1__RESPONSE__ANSWER_ERROR) {
+		fprintf(stderr, "pgfleet: %s\n", response->error->message);
+		return EXIT_ANSWER_ERROR;
+	}
+	/* the set member of the oneof is the answer, whatever the question */
+	for (unsigned i = 0; i < response->base.descriptor->n_fields; i++) {
+		const ProtobufCFieldDescriptor *field = &response->base.descriptor->fields[i];
+		if (field->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    *(const uint32_t *) ((const char *) response + field->quantifier_offset) ==
+			field->id) {
+			answer = *(ProtobufCMessage *const *) ((const char *) response +
+			    field->offset);
+		}
+	}
+	if (answer == NULL) {
+		fprintf(stderr, "pgfleet: the collector sent an empty answer\n");
+		return EXIT_ANSWER_ERROR;
+	}
+	if (json) {
+		json_t *rendered = pgf_render_answer_json(answer);
+		int rv = rendered != NULL ? pgf_render_json_print(rendered, stdout) : -1;
+		json_decref(rendered);
+		return rv == 0 ? 0 : EXIT_ANSWER_ERROR;
+	}
+	return pgf_render_table(answer, stdout) == 0 ? 0 : EXIT_ANSWER_ERROR;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_config config;
+	struct cli_request request;
+	Pgfleet__V1__Response *response = NULL;
+	const struct cli_command *command = NULL;
+	enum pgf_log_level level = PGF_LOG_WARNING;
+	char errbuf[1024];
+	int first_arg = argc;
+	int status;
+
+	setlocale(LC_ALL, "");
+	memset(&config, 0, sizeof(config));
+	memset(&request, 0, sizeof(request));
+	pgfleet__v1__request__init(&request.request);
+	pgfleet__v1__scope__init(&request.scope);
+	pgfleet__v1__slow_queries_request__init(&request.slow_queries);
+
+	/* global --help/--version come before the subcommand */
+	for (int i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("pgfleet %s (nng %s, protobuf-c %s, jansson %s)\n", PGFLEET_VERSION,
+			    nng_version(), protobuf_c_version(), jansson_version_str());
+			return 0;
+		}
+	}
+	pgf_log_init("pgfleet", PGF_LOG_WARNING);
+	if (pgf_cfg_load(cli_config_keys, &config, argc, argv, &first_arg, errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet: %s\nTry \"pgfleet --help\".\n", errbuf);
+		pgf_cfg_free(cli_config_keys, &config);
+		return EXIT_USAGE;
+	}
+	(void) pgf_log_level_parse(config.log_level, &level);
+	pgf_log_set_level(level);
+	if (first_arg >= argc) {
+		usage(stderr);
+		pgf_cfg_free(cli_config_keys, &config);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[first_arg], commands[i].name) == 0)
+			command = &commands[i];
+	}
+	if (command == NULL) {
+		status = usage_error("unknown subcommand \"%s\"", argv[first_arg]);
+		pgf_cfg_free(cli_config_keys, &config);
+		return status;
+	}
+	optind = 1;
+	status = command->parse(argc - first_arg, argv + first_arg, &request);
+	if (status == 0)
+		status = exchange(&config, &request.request, &response);
+	if (status == 0)
+		status = print_response(response, request.json);
+	if (response != NULL)
+		pgfleet__v1__response__free_unpacked(response, NULL);
+	pgf_cfg_free(cli_config_keys, &config);
+	return status;
+}

@@ -95,6 +95,38 @@ pgf_duration_parse(const char *text, int64_t *ms)
 	return true;
 }
 
+bool
+pgf_time_parse(const char *text, int64_t now_us, int64_t *us)
+{
+	static const char *const formats[] = {
+		"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+		"%Y-%m-%d %H:%M", "%Y-%m-%d",
+	};
+	int64_t ms;
+
+	if (text == NULL)
+		return false;
+	if (strcmp(text, "now") == 0) {
+		*us = now_us;
+		return true;
+	}
+	if (pgf_duration_parse(text, &ms)) {
+		*us = now_us - ms * 1000;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		struct tm tm;
+		const char *end;
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(text, formats[i], &tm);
+		if (end == NULL || (*end != '\0' && strcmp(end, "Z") != 0))
+			continue;
+		*us = (int64_t) timegm(&tm) * 1000000;
+		return true;
+	}
+	return false;
+}
+
 char *
 pgf_duration_format(int64_t ms, char *buf, size_t size)
 {

@@ -24,6 +24,14 @@ void pgf_sleep_ms(int64_t ms);
  */
 bool pgf_duration_parse(const char *text, int64_t *ms);
 
+/*
+ * pgf_time_parse reads a point in time for --since/--until: a duration
+ * meaning that long before now_us ("1h", "30m", "7d"), "now", or a UTC
+ * date "YYYY-MM-DD", "YYYY-MM-DD HH:MM[:SS]" or "YYYY-MM-DDTHH:MM[:SS][Z]".
+ * Writes microseconds since the Unix epoch; false on anything else.
+ */
+bool pgf_time_parse(const char *text, int64_t now_us, int64_t *us);
+
 /* pgf_duration_format writes ms like "1h02m", "45s", "1.5s", "120ms" into
  * buf (always NUL-terminated); returns buf. */
 char *pgf_duration_format(int64_t ms, char *buf, size_t size);

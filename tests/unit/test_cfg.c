@@ -363,6 +363,13 @@ test_missing_file(void **state)
 	assert_string_equal(f->err,
 	    "could not open configuration file "
 	    "\"/nonexistent/pgfleet-test.conf\": No such file or directory");
+	pgf_cfg_free(test_keys, &f->config);
+
+	/* a directory opens, but does not read */
+	argv[1] = "--config=/";
+	assert_int_equal(load(f, 2, argv), PGF_ECONFIG);
+	assert_string_equal(f->err,
+	    "could not read configuration file \"/\": Is a directory");
 }
 
 static void

@@ -55,6 +55,26 @@ test_format(void **state)
 	assert_string_equal(pgf_duration_format(90061000, buf, sizeof(buf)), "1d01h");
 }
 
+static void
+test_time_parse(void **state)
+{
+	int64_t now = 1800000000LL * 1000000;
+	int64_t us = 0;
+	(void) state;
+	assert_true(pgf_time_parse("1h", now, &us));
+	assert_int_equal(us, now - 3600LL * 1000000);
+	assert_true(pgf_time_parse("now", now, &us));
+	assert_int_equal(us, now);
+	assert_true(pgf_time_parse("2026-11-27", now, &us));
+	assert_int_equal(us, 1795737600LL * 1000000);
+	assert_true(pgf_time_parse("2026-11-27T10:30:00Z", now, &us));
+	assert_int_equal(us, (1795737600LL + 37800) * 1000000);
+	assert_true(pgf_time_parse("2026-11-27 10:30", now, &us));
+	assert_int_equal(us, (1795737600LL + 37800) * 1000000);
+	assert_false(pgf_time_parse("yesterday", now, &us));
+	assert_false(pgf_time_parse("2026-11-27X", now, &us));
+}
+
 int
 main(void)
 {
@@ -62,6 +82,7 @@ main(void)
 		cmocka_unit_test(test_parse_accepts_units),
 		cmocka_unit_test(test_parse_refuses_garbage),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_time_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
