@@ -1,0 +1,231 @@
+# tests/harness/lib.sh - a throwaway PostgreSQL fleet for pgfleet's tests.
+#
+# Source it from bash, then:
+#   harness_init              temporary folder $HARNESS_DIR, cleanup on exit
+#   harness_start_primary     PostgreSQL 15 with pg_stat_statements on a free
+#                             loopback port: $PRIMARY_PORT
+#   harness_start_replica     streaming replica of it (pg_basebackup -R):
+#                             $REPLICA_PORT
+#   harness_start_collector   pgfleet-collector with a SQLite store; sets
+#                             $COLLECTOR_LISTEN and $COLLECTOR_API
+#   harness_start_agent NAME PORT   pgfleet-agent (interval 1s) for a server
+#   harness_stop NAME [SIGNAL]      stop a started program (default TERM)
+#   harness_wait_for DESCRIPTION TIMEOUT_S COMMAND...  poll until COMMAND succeeds
+#
+# As root, servers run as the `postgres` OS user (runuser). Everything lives
+# under $HARNESS_DIR and is torn down on exit, on Ctrl-C and on TERM; a run
+# killed with -9 leaves its folder behind, and the next harness_init stops
+# and removes such orphans.
+set -euo pipefail
+
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+PGFLEET_BIN_DIR=${PGFLEET_BIN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" && pwd)}
+HARNESS_PREFIX=${TMPDIR:-/tmp}/pgfleet-harness.
+declare -A HARNESS_PIDS=()
+
+harness_log() { printf '[harness %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+harness_fail() { harness_log "FAIL: $*"; exit 1; }
+
+# Runs a command as the postgres OS user when we are root.
+as_postgres() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Stops the servers and programs of a harness folder and removes it.
+harness_teardown_dir() {
+	local dir=$1 data pidfile
+	for pidfile in "$dir"/run/*.pid; do
+		[ -f "$pidfile" ] || continue
+		kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+	done
+	for data in "$dir"/replica "$dir"/primary; do
+		[ -f "$data/postmaster.pid" ] || continue
+		as_postgres "$PG_BIN/pg_ctl" -D "$data" stop -m immediate -w >/dev/null 2>&1 || true
+	done
+	rm -rf "$dir"
+}
+
+harness_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "${HARNESS_DIR:-}" ] && [ -d "$HARNESS_DIR" ]; then
+		if [ "$rc" != 0 ]; then
+			harness_log "test failed (exit $rc); logs follow"
+			for f in "$HARNESS_DIR"/log/*.log "$HARNESS_DIR"/*/log/*.log; do
+				[ -f "$f" ] || continue
+				echo "----- $f (last 40 lines)" >&2
+				tail -n 40 "$f" >&2
+			done
+		fi
+		if [ -n "${HARNESS_KEEP:-}" ]; then
+			harness_log "keeping $HARNESS_DIR (HARNESS_KEEP is set)"
+		else
+			harness_teardown_dir "$HARNESS_DIR"
+		fi
+	fi
+	exit "$rc"
+}
+
+harness_init() {
+	local orphan
+	[ -x "$PG_BIN/initdb" ] || harness_fail "no PostgreSQL binaries in \"$PG_BIN\" (install postgresql-15)"
+	# folders of runs that died without cleaning up
+	for orphan in "$HARNESS_PREFIX"*; do
+		[ -d "$orphan" ] || continue
+		if [ -f "$orphan/owner" ] && kill -0 "$(cat "$orphan/owner")" 2>/dev/null; then
+			continue
+		fi
+		harness_log "removing orphaned harness folder $orphan"
+		harness_teardown_dir "$orphan"
+	done
+	HARNESS_DIR=$(mktemp -d "${HARNESS_PREFIX}XXXXXX")
+	chmod 755 "$HARNESS_DIR"
+	echo $$ >"$HARNESS_DIR/owner"
+	mkdir -p "$HARNESS_DIR/run" "$HARNESS_DIR/log"
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres: "$HARNESS_DIR"
+	fi
+	trap harness_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	export HARNESS_DIR
+}
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on.
+harness_free_port() {
+	local port tries=0
+	while [ $tries -lt 200 ]; do
+		port=$((20000 + RANDOM % 30000))
+		tries=$((tries + 1))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			# also keep clear of ports handed out earlier in this run
+			if ! grep -qx "$port" "$HARNESS_DIR/ports" 2>/dev/null; then
+				echo "$port" >>"$HARNESS_DIR/ports"
+				echo "$port"
+				return 0
+			fi
+		fi
+	done
+	harness_fail "no free port found"
+}
+
+harness_psql() {
+	local port=$1
+	shift
+	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"
+}
+
+# harness_query_is PORT EXPECTED SQL: true when SQL prints exactly EXPECTED.
+harness_query_is() {
+	local out
+	out=$(harness_psql "$1" -tAc "$3" 2>/dev/null) || return 1
+	[ "$out" = "$2" ]
+}
+
+harness_start_primary() {
+	local data=$HARNESS_DIR/primary
+	PRIMARY_PORT=$(harness_free_port)
+	as_postgres "$PG_BIN/initdb" -D "$data" -U postgres -A trust --no-sync -E UTF8 \
+		>"$HARNESS_DIR/log/initdb.log" 2>&1 || harness_fail "initdb failed"
+	cat >>"$data/postgresql.conf" <<CONF
+port = $PRIMARY_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$HARNESS_DIR'
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
+pg_stat_statements.max = 10000
+track_io_timing = on
+wal_level = replica
+max_wal_senders = 5
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 32MB
+CONF
+	echo "host replication all 127.0.0.1/32 trust" >>"$data/pg_hba.conf"
+	as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null ||
+		{ cat "$data/server.log" >&2; harness_fail "primary did not start"; }
+	harness_psql "$PRIMARY_PORT" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+	export PRIMARY_PORT
+	harness_log "primary up on 127.0.0.1:$PRIMARY_PORT"
+}
+
+harness_start_replica() {
+	local data=$HARNESS_DIR/replica
+	REPLICA_PORT=$(harness_free_port)
+	as_postgres "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$data" \
+		-R -X stream --no-sync >"$HARNESS_DIR/log/basebackup.log" 2>&1 ||
+		harness_fail "pg_basebackup failed"
+	cat >>"$data/postgresql.conf" <<CONF
+port = $REPLICA_PORT
+hot_standby = on
+CONF
+	as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null ||
+		{ cat "$data/server.log" >&2; harness_fail "replica did not start"; }
+	harness_wait_for "replica streaming" 30 harness_query_is "$PRIMARY_PORT" t \
+		"SELECT count(*) > 0 FROM pg_stat_replication WHERE state = 'streaming'"
+	export REPLICA_PORT
+	harness_log "replica up on 127.0.0.1:$REPLICA_PORT"
+}
+
+# Starts a program in the background, logging to log/NAME.log.
+harness_spawn() {
+	local name=$1
+	shift
+	"$@" >>"$HARNESS_DIR/log/$name.log" 2>&1 &
+	HARNESS_PIDS[$name]=$!
+	echo $! >"$HARNESS_DIR/run/$name.pid"
+}
+
+harness_start_collector() {
+	COLLECTOR_LISTEN=${COLLECTOR_LISTEN:-tcp://127.0.0.1:$(harness_free_port)}
+	COLLECTOR_API=${COLLECTOR_API:-ipc://$HARNESS_DIR/api.sock}
+	COLLECTOR_STORE=${COLLECTOR_STORE:-$HARNESS_DIR/pgfleet.db}
+	harness_spawn collector "$PGFLEET_BIN_DIR/collector/pgfleet-collector" \
+		--listen "$COLLECTOR_LISTEN" --api_listen "$COLLECTOR_API" \
+		--store "$COLLECTOR_STORE" --log_level "${COLLECTOR_LOG_LEVEL:-info}" "$@"
+	export COLLECTOR_LISTEN COLLECTOR_API COLLECTOR_STORE
+	harness_wait_for "collector API" 20 pgfleet_cli slow-queries --limit 1
+}
+
+# harness_start_agent NAME PORT [extra flags]
+harness_start_agent() {
+	local name=$1 port=$2
+	shift 2
+	mkdir -p "$HARNESS_DIR/state-$name"
+	harness_spawn "agent-$name" "$PGFLEET_BIN_DIR/agent/pgfleet-agent" \
+		--name "$name" \
+		--conninfo "host=127.0.0.1 port=$port user=postgres dbname=postgres" \
+		--collector "$COLLECTOR_LISTEN" --interval 1s --ack_timeout 2s \
+		--state_dir "$HARNESS_DIR/state-$name" --log_level "${AGENT_LOG_LEVEL:-info}" "$@"
+}
+
+# harness_stop NAME [SIGNAL]: signals a program and waits for it to exit.
+harness_stop() {
+	local name=$1 signal=${2:-TERM} pid=${HARNESS_PIDS[$1]:-}
+	[ -n "$pid" ] || harness_fail "nothing called $name was started"
+	kill "-$signal" "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset "HARNESS_PIDS[$name]"
+	rm -f "$HARNESS_DIR/run/$name.pid"
+}
+
+# The CLI against this harness's collector.
+pgfleet_cli() {
+	"$PGFLEET_BIN_DIR/collector/pgfleet" --collector "$COLLECTOR_API" --timeout 5s "$@"
+}
+
+# harness_wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls every 0.2 s.
+harness_wait_for() {
+	local what=$1 timeout=$2 deadline
+	shift 2
+	deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $deadline ] || harness_fail "timed out after ${timeout}s waiting for $what"
+		sleep 0.2
+	done
+}
