@@ -67,6 +67,7 @@ write_atomically(const char *path, const uint8_t *data, size_t len, char *errbuf
 {
 	char tmp[4096];
 	int fd = -1;
+	int saved_errno;
 	size_t done = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp)) {
@@ -96,12 +97,15 @@ write_atomically(const char *path, const uint8_t *data, size_t len, char *errbuf
 		goto fail;
 	return PGF_OK;
 fail:
+	/* close and unlink below may change errno (unlink of a tmp that open
+	 * never made sets ENOENT): keep the one that failed the write */
+	saved_errno = errno;
 	snprintf(errbuf, errlen, "could not write state file \"%s\": %s", path,
-	    strerror(errno));
+	    strerror(saved_errno));
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-	return errno == ENOSPC ? PGF_EFULL : PGF_EIO;
+	return saved_errno == ENOSPC ? PGF_EFULL : PGF_EIO;
 }
 
 /* Reads the whole file at path, at most max bytes. */

@@ -624,7 +624,9 @@ set_cell(struct libscols_line *line, size_t n, char *text)
 }
 
 /* add_rows fills tb with one column per scalar field of the rows' message
- * and one line per row; *n_rows is the number of rows. */
+ * and one line per row; *n_rows is the number of rows. The widest text
+ * column (a query text, typically) is moved last, so its width never pushes
+ * the other columns apart. */
 static int
 add_rows(struct libscols_table *tb, const ProtobufCMessage *message,
     const ProtobufCFieldDescriptor *rows, size_t *n_rows)
@@ -632,6 +634,9 @@ add_rows(struct libscols_table *tb, const ProtobufCMessage *message,
 	const ProtobufCMessageDescriptor *row_descriptor = rows->descriptor;
 	const char *items = repeated_items(message, rows);
 	size_t count = repeated_count(message, rows);
+
+	size_t widest_column = 0;
+	size_t widest_length = 0;
 
 	*n_rows = count;
 	for (unsigned i = 0; i < row_descriptor->n_fields; i++) {
@@ -665,12 +670,28 @@ add_rows(struct libscols_table *tb, const ProtobufCMessage *message,
 
 			if (!is_column(field))
 				continue;
-			if (row != NULL && field_present(row, field) &&
-			    set_cell(line, column, cell_text(field,
-			    (const char *) row + field->offset)) != 0)
-				return -1;
+			if (row != NULL && field_present(row, field)) {
+				char *text = cell_text(field,
+				    (const char *) row + field->offset);
+				if (text != NULL &&
+				    (field->type == PROTOBUF_C_TYPE_STRING ||
+				    field->type == PROTOBUF_C_TYPE_BYTES) &&
+				    strlen(text) > widest_length) {
+					widest_length = strlen(text);
+					widest_column = column;
+				}
+				if (set_cell(line, column, text) != 0)
+					return -1;
+			}
 			column++;
 		}
+	}
+	if (widest_length > 0) {
+		size_t last = scols_table_get_ncols(tb) - 1;
+		if (widest_column != last &&
+		    scols_table_move_column(tb, scols_table_get_column(tb, last),
+		    scols_table_get_column(tb, widest_column)) != 0)
+			return -1;
 	}
 	return 0;
 }

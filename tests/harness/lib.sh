@@ -173,10 +173,14 @@ CONF
 }
 
 # Starts a program in the background, logging to log/NAME.log.
+# With HARNESS_DETACH set (the demo), it outlives the calling script.
 harness_spawn() {
 	local name=$1
 	shift
-	"$@" >>"$HARNESS_DIR/log/$name.log" 2>&1 &
+	if [ -n "${HARNESS_DETACH:-}" ]; then
+		set -- setsid "$@"
+	fi
+	"$@" >>"$HARNESS_DIR/log/$name.log" 2>&1 </dev/null &
 	HARNESS_PIDS[$name]=$!
 	echo $! >"$HARNESS_DIR/run/$name.pid"
 }

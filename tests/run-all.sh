@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# tests/run-all.sh - installs what is needed, builds pgfleet twice (plain,
+# and with AddressSanitizer + UndefinedBehaviorSanitizer), and runs every
+# test in both builds; the plain build's unit tests also run under
+# valgrind. This is the README's test command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/install-deps.sh
+
+jobs=$(nproc)
+passed=0
+failed=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# run_suite NAME CMAKE_FLAGS...: configure, build, ctest; counts results
+run_suite() {
+	local name=$1 dir=build-test-$1 log
+	shift
+	echo "=== $name build" >&2
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGFLEET_WERROR=ON "$@" >/dev/null
+	cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 || { cat "$dir.build.log" >&2; return 1; }
+	log=$(mktemp)
+	(cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600) | tee "$log" || true
+	local summary
+	summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+	rm -f "$log"
+	[ -n "$summary" ] || { echo "=== $name: ctest printed no summary" >&2; failed=$((failed + 1)); return 0; }
+	local total bad
+	total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$summary")
+	bad=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$summary")
+	passed=$((passed + total - bad))
+	failed=$((failed + bad))
+}
+
+run_suite plain -DPGFLEET_SANITIZE=OFF
+run_suite sanitize -DPGFLEET_SANITIZE=ON
+
+# unit tests under valgrind: every allocation freed, no invalid access
+echo "=== valgrind (unit tests, plain build)" >&2
+for test in build-test-plain/tests/test_*; do
+	[ -x "$test" ] || continue
+	if valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--error-exitcode=99 "$test" >/dev/null 2>"$test.valgrind.log"; then
+		passed=$((passed + 1))
+	else
+		echo "valgrind: $(basename "$test") FAILED" >&2
+		cat "$test.valgrind.log" >&2
+		failed=$((failed + 1))
+	fi
+done
+
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
