@@ -67,7 +67,7 @@ has_both() {
 }
 harness_wait_for "both servers' statements at the collector" 30 has_both
 # the agents' last reports of the load are in when the totals stop moving
-total_calls() { pgfleet_cli slow-queries --json --limit 1000 | jq '[.[].calls] | add'; }
+total_calls() { pgfleet_cli slow-queries --json --limit 1000 | jq '[.[] | select(.query | test("pgbench")) | .calls] | add'; }
 settled() {
 	local before
 	before=$(total_calls)
