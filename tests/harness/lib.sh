@@ -53,6 +53,18 @@ harness_cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	if [ -n "${HARNESS_DIR:-}" ] && [ -d "$HARNESS_DIR" ]; then
+		# stop our programs first, so sanitizer reports at exit are written
+		local name
+		for name in "${!HARNESS_PIDS[@]}"; do
+			kill -TERM "${HARNESS_PIDS[$name]}" 2>/dev/null || true
+			wait "${HARNESS_PIDS[$name]}" 2>/dev/null || true
+		done
+		# a sanitizer report in any program's log fails the test
+		if grep -lE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" \
+			"$HARNESS_DIR"/log/*.log >/dev/null 2>&1; then
+			harness_log "FAIL: sanitizer report in $(grep -lE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$HARNESS_DIR"/log/*.log | tr '\n' ' ')"
+			[ "$rc" != 0 ] || rc=1
+		fi
 		if [ "$rc" != 0 ]; then
 			harness_log "test failed (exit $rc); logs follow"
 			for f in "$HARNESS_DIR"/log/*.log "$HARNESS_DIR"/*/log/*.log; do
