@@ -38,6 +38,16 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* The next wait after a failure: doubling from BACKOFF_MIN_MS up to
+ * BACKOFF_MAX_MS. */
+static int64_t
+backoff_next(int64_t current_ms)
+{
+	if (current_ms == 0)
+		return BACKOFF_MIN_MS;
+	return current_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : current_ms * 2;
+}
+
 static void
 on_stop_signal(int signo)
 {
@@ -186,16 +196,23 @@ agent_load_state(struct agent *agent)
 	pgfleet__v1__agent_state__free_unpacked(state, NULL);
 }
 
+/* Forgets the oldest pending report. */
+static void
+agent_pop_pending(struct agent *agent)
+{
+	free(agent->pending[0].data);
+	memmove(agent->pending, agent->pending + 1,
+	    (agent->pending_count - 1) * sizeof(agent->pending[0]));
+	agent->pending_count--;
+}
+
 /* Appends a packed report, dropping the oldest when the bound is hit. */
 static int
 agent_enqueue(struct agent *agent, uint8_t *data, size_t len)
 {
 	ProtobufCBinaryData *grown;
 	if (agent->pending_count >= (size_t) agent->config.max_pending_reports) {
-		free(agent->pending[0].data);
-		memmove(agent->pending, agent->pending + 1,
-		    (agent->pending_count - 1) * sizeof(agent->pending[0]));
-		agent->pending_count--;
+		agent_pop_pending(agent);
 		agent->dropped_reports++;
 		pgf_warning("instance=%s pending report bound %lld reached: dropped the oldest (%llu dropped so far)",
 		    agent->name, agent->config.max_pending_reports,
@@ -209,15 +226,6 @@ agent_enqueue(struct agent *agent, uint8_t *data, size_t len)
 	agent->pending[agent->pending_count].len = len;
 	agent->pending_count++;
 	return PGF_OK;
-}
-
-static void
-agent_pop_pending(struct agent *agent)
-{
-	free(agent->pending[0].data);
-	memmove(agent->pending, agent->pending + 1,
-	    (agent->pending_count - 1) * sizeof(agent->pending[0]));
-	agent->pending_count--;
 }
 
 /* Connects and learns the identity; logs a warning once per outage. */
@@ -237,10 +245,7 @@ agent_ensure_session(struct agent *agent)
 	    pg_session_identity(agent->session, &agent->identity, errbuf, sizeof(errbuf)) != PGF_OK) {
 		pg_session_close(agent->session);
 		agent->session = NULL;
-		agent->connect_backoff_ms = agent->connect_backoff_ms == 0
-		    ? BACKOFF_MIN_MS
-		    : (agent->connect_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-								  : agent->connect_backoff_ms * 2);
+		agent->connect_backoff_ms = backoff_next(agent->connect_backoff_ms);
 		agent->next_connect_ms = now + agent->connect_backoff_ms;
 		if (!agent->postgres_down)
 			pgf_warning("instance=%s could not connect to Postgres: %s (retrying with backoff)",
@@ -394,10 +399,7 @@ agent_send_pending(struct agent *agent, int64_t deadline_ms)
 		int rv = sender_exchange(agent->sender, agent->pending[0].data,
 		    agent->pending[0].len, &ack);
 		if (rv != PGF_OK) {
-			agent->send_backoff_ms = agent->send_backoff_ms == 0
-			    ? BACKOFF_MIN_MS
-			    : (agent->send_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-									: agent->send_backoff_ms * 2);
+			agent->send_backoff_ms = backoff_next(agent->send_backoff_ms);
 			/* jitter so a fleet of agents does not redial in step */
 			agent->next_send_ms = pgf_monotonic_ms() + agent->send_backoff_ms / 2 +
 			    (int64_t) ((uint64_t) rand() % (uint64_t) (agent->send_backoff_ms / 2 + 1));

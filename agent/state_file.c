@@ -209,7 +209,7 @@ state_file_agent_id(const char *state_dir, char id[33], char *errbuf, size_t err
 		return PGF_EIO;
 	}
 	if (rv != PGF_ENOTFOUND)
-		return rv;
+		return rv == PGF_EDECODE ? PGF_EIO : rv;
 	if (state_file_random_id(id) != PGF_OK) {
 		snprintf(errbuf, errlen, "could not get random bytes: %s", strerror(errno));
 		return PGF_EIO;

@@ -44,6 +44,7 @@ static const char *const migrations[] = {
 	"  agent_version TEXT NOT NULL DEFAULT '',"
 	"  first_seen_us INTEGER NOT NULL,"
 	"  last_seen_us INTEGER NOT NULL,"
+	"  last_collected_us INTEGER NOT NULL DEFAULT 0,"
 	"  unreachable_reason TEXT NOT NULL DEFAULT '');"
 	"CREATE TABLE reports ("
 	"  agent_id TEXT NOT NULL,"
@@ -208,23 +209,27 @@ upsert_instance(struct store_sqlite *store, const Pgfleet__V1__Report *report,
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	/* an unreachable report keeps the identity last seen, so only the
-	 * reason and the times change */
+	/* The identity comes from the newest report by collection time: a
+	 * backlog replayed after an outage must not roll a failover back. An
+	 * unreachable report keeps the identity last seen and only moves the
+	 * reason and the times. */
 	rc = sqlite3_prepare_v2(store->db,
 	    "INSERT INTO instances (name, system_identifier, host, port,"
 	    " server_version_num, server_version, role, agent_id, agent_version,"
-	    " first_seen_us, last_seen_us, unreachable_reason)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
+	    " first_seen_us, last_seen_us, last_collected_us, unreachable_reason)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?13, ?11)"
 	    " ON CONFLICT (name) DO UPDATE SET"
-	    " system_identifier = CASE WHEN ?12 THEN system_identifier ELSE excluded.system_identifier END,"
-	    " host = CASE WHEN ?12 THEN host ELSE excluded.host END,"
-	    " port = CASE WHEN ?12 THEN port ELSE excluded.port END,"
-	    " server_version_num = CASE WHEN ?12 THEN server_version_num ELSE excluded.server_version_num END,"
-	    " server_version = CASE WHEN ?12 THEN server_version ELSE excluded.server_version END,"
-	    " role = CASE WHEN ?12 THEN role ELSE excluded.role END,"
-	    " agent_id = excluded.agent_id, agent_version = excluded.agent_version,"
+	    " system_identifier = CASE WHEN ?12 OR ?13 < last_collected_us THEN system_identifier ELSE excluded.system_identifier END,"
+	    " host = CASE WHEN ?12 OR ?13 < last_collected_us THEN host ELSE excluded.host END,"
+	    " port = CASE WHEN ?12 OR ?13 < last_collected_us THEN port ELSE excluded.port END,"
+	    " server_version_num = CASE WHEN ?12 OR ?13 < last_collected_us THEN server_version_num ELSE excluded.server_version_num END,"
+	    " server_version = CASE WHEN ?12 OR ?13 < last_collected_us THEN server_version ELSE excluded.server_version END,"
+	    " role = CASE WHEN ?12 OR ?13 < last_collected_us THEN role ELSE excluded.role END,"
+	    " agent_id = CASE WHEN ?13 < last_collected_us THEN agent_id ELSE excluded.agent_id END,"
+	    " agent_version = CASE WHEN ?13 < last_collected_us THEN agent_version ELSE excluded.agent_version END,"
+	    " unreachable_reason = CASE WHEN ?13 < last_collected_us THEN unreachable_reason ELSE excluded.unreachable_reason END,"
 	    " last_seen_us = max(last_seen_us, excluded.last_seen_us),"
-	    " unreachable_reason = excluded.unreachable_reason"
+	    " last_collected_us = max(last_collected_us, excluded.last_collected_us)"
 	    " RETURNING instance_id",
 	    -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
@@ -240,7 +245,8 @@ upsert_instance(struct store_sqlite *store, const Pgfleet__V1__Report *report,
 	    (rc = bind_clean_string(stmt, 9, report->agent_version)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(stmt, 10, received_at_us)) != SQLITE_OK ||
 	    (rc = bind_clean_string(stmt, 11, report->unreachable_reason)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int(stmt, 12, unreachable)) != SQLITE_OK)
+	    (rc = sqlite3_bind_int(stmt, 12, unreachable)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(stmt, 13, report->collected_at_us)) != SQLITE_OK)
 		goto done;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {

@@ -590,6 +590,52 @@ test_duplicate_stored_once(void **state)
 	assert_int_equal(count_rows(f->path, "statement_stats"), 6);
 }
 
+/* instance_role returns the stored role of instance name (malloc'd). */
+static char *
+instance_role(const char *path, const char *name)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	char *role;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT role FROM instances WHERE name = ?1",
+	    -1, &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	role = strdup((const char *) sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return role;
+}
+
+/* A backlog replayed late (older collection time) must not roll the
+ * instance's identity back, e.g. undo a failover. */
+static void
+test_older_report_keeps_identity(void **state)
+{
+	struct fixture *f = *state;
+	struct test_report r;
+	char *role;
+
+	init_report(&r, "db1", "111", "agent-1", 5, T2);
+	r.instance.role = PGFLEET__V1__INSTANCE_IDENTITY__ROLE__ROLE_PRIMARY;
+	write_report(f->store, &r, false);
+	init_report(&r, "db1", "111", "agent-1", 1, T1);
+	r.instance.role = PGFLEET__V1__INSTANCE_IDENTITY__ROLE__ROLE_REPLICA;
+	write_report(f->store, &r, false);
+	role = instance_role(f->path, "db1");
+	assert_string_equal(role, "primary");
+	free(role);
+	/* a newer one does change it */
+	init_report(&r, "db1", "111", "agent-1", 6, T2 + SECOND);
+	r.instance.role = PGFLEET__V1__INSTANCE_IDENTITY__ROLE__ROLE_REPLICA;
+	write_report(f->store, &r, false);
+	role = instance_role(f->path, "db1");
+	assert_string_equal(role, "replica");
+	free(role);
+}
+
 static void
 test_only_ok_families_stored(void **state)
 {
@@ -725,6 +771,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_time_window, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_duplicate_stored_once, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_only_ok_families_stored, open_store, remove_dir),
+		cmocka_unit_test_setup_teardown(test_older_report_keeps_identity, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_reopen_and_read_only, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_read_only_missing, make_dir, remove_dir),
