@@ -32,6 +32,26 @@ struct agent_config {
 	long long max_query_text;
 	/* Most unacknowledged reports kept; the oldest is dropped first. */
 	long long max_pending_reports;
+	/* Databases to read (comma-separated; "" = all connectable ones)
+	 * and databases never to read. */
+	char *databases;
+	char *exclude_databases;
+	/* A per-database connection unused this long is closed, ms. */
+	int64_t idle_connection_timeout;
+	/* Cadence of each family, ms; 0 = its default ratio to interval. */
+	int64_t tables_interval;
+	int64_t indexes_interval;
+	int64_t bloat_interval;
+	int64_t activity_interval;
+	int64_t replication_interval;
+	int64_t settings_interval;
+	int64_t pool_interval;
+	/* An active query older than this is "long-running", ms. */
+	int64_t long_query_threshold;
+	/* pgbouncer admin console conninfo; "" = no pool family. */
+	char *pgbouncer_conninfo;
+	/* Collect every family once, print the report as JSON, exit. */
+	bool once;
 };
 
 /* The key table for pgf_cfg_load / pgf_cfg_free. */

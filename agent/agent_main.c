@@ -25,15 +25,20 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "agent/agent_config.h"
+#include "agent/db_pool.h"
+#include "agent/family.h"
 #include "agent/pg_session.h"
 #include "agent/sender.h"
 #include "agent/state_file.h"
 #include "agent/statements.h"
 #include "common/cfg.h"
+#include "common/arena.h"
 #include "common/log.h"
+#include "common/render.h"
 #include "common/timeutil.h"
 
 #define BACKOFF_MIN_MS 500
+#define FAMILY_COUNT 16
 #define BACKOFF_MAX_MS 30000
 
 static volatile sig_atomic_t stop_requested;
@@ -89,6 +94,13 @@ struct agent {
 	int64_t next_send_ms;
 	int64_t connect_backoff_ms;
 	int64_t next_connect_ms;
+	/* the families of families.c: when each is due, and its own state */
+	struct db_pool *databases;
+	struct pgf_arena *arena;
+	struct family_warned *warned;
+	int64_t family_due_ms[FAMILY_COUNT];
+	void *family_state[FAMILY_COUNT];
+	int64_t statements_due_ms;
 };
 
 static bool
@@ -237,6 +249,9 @@ agent_ensure_session(struct agent *agent)
 
 	if (agent->session != NULL && !pg_session_broken(agent->session))
 		return true;
+	/* the server may have restarted: every per-database connection goes
+	 * with the main one */
+	db_pool_close_all(agent->databases);
 	pg_session_close(agent->session);
 	agent->session = NULL;
 	if (now < agent->next_connect_ms)
@@ -345,24 +360,84 @@ agent_collect_statements(struct agent *agent, Pgfleet__V1__StatementsFamily *fam
 	agent->have_baseline = true;
 }
 
-/* One collection: a report into the pending list and the state file. */
+/* Runs every family that is due (all of them when everything is true)
+ * into report. */
 static void
-agent_collect(struct agent *agent)
+agent_collect_families(struct agent *agent, Pgfleet__V1__Report *report, int64_t now,
+    bool everything)
+{
+	struct family_context context;
+	char errbuf[512];
+	bool any_due = false;
+
+	for (size_t i = 0; agent_families[i] != NULL; i++)
+		any_due = any_due || everything || now >= agent->family_due_ms[i];
+	if (!any_due)
+		return;
+	memset(&context, 0, sizeof(context));
+	context.config = &agent->config;
+	context.session = agent->session;
+	context.databases = agent->databases;
+	context.identity = &agent->identity;
+	context.server_version = pg_session_server_version(agent->session);
+	context.arena = agent->arena;
+	context.warned = agent->warned;
+	context.everything = everything;
+	if (db_pool_refresh(agent->databases, agent->session, errbuf, sizeof(errbuf)) != PGF_OK)
+		pgf_warning("instance=%s could not list databases: %s", agent->name, errbuf);
+	for (size_t i = 0; agent_families[i] != NULL; i++) {
+		const struct agent_family *family = agent_families[i];
+		if (!everything && now < agent->family_due_ms[i])
+			continue;
+		agent->family_due_ms[i] = now + family->cadence_ms(&agent->config);
+		if (context.server_version < family->min_server_version)
+			continue;
+		context.state = &agent->family_state[i];
+		context.problems = NULL;
+		context.n_problems = NULL;
+		family->collect(&context, report);
+		if (pg_session_broken(agent->session)) {
+			pgf_warning("instance=%s lost the connection during the %s family",
+			    agent->name, family->name);
+			break;
+		}
+	}
+	db_pool_close_idle(agent->databases);
+}
+
+/* One collection: the families that are due go into a report. Returns the
+ * report packed into *packed (malloc'd), or false when there was nothing
+ * to report. */
+static bool
+agent_make_report(struct agent *agent, bool everything, uint8_t **packed, size_t *len)
 {
 	Pgfleet__V1__Report report = PGFLEET__V1__REPORT__INIT;
 	Pgfleet__V1__StatementsFamily family = PGFLEET__V1__STATEMENTS_FAMILY__INIT;
+	int64_t now = pgf_monotonic_ms();
+	bool statements_due = everything || now >= agent->statements_due_ms;
 	bool connected = agent_ensure_session(agent);
-	uint8_t *packed;
-	size_t len;
 
-	if (!connected && (!agent->identity_known || agent->name == NULL))
-		return; /* nothing to say about a server never reached */
+	*packed = NULL;
+	if (!connected) {
+		/* families wait for their next turn: no busy loop while the
+		 * server is down */
+		for (size_t i = 0; agent_families[i] != NULL; i++) {
+			if (now >= agent->family_due_ms[i])
+				agent->family_due_ms[i] =
+				    now + agent_families[i]->cadence_ms(&agent->config);
+		}
+	}
+	if (!connected && (!agent->identity_known || agent->name == NULL)) {
+		if (statements_due)
+			agent->statements_due_ms = now + agent->config.interval;
+		return false; /* nothing to say about a server never reached */
+	}
 	report.agent_id = agent->agent_id;
 	report.boot_id = agent->boot_id;
-	report.seq = ++agent->seq;
 	report.collected_at_us = pgf_time_now_us();
 	report.instance = &agent->identity;
 	report.agent_version = PGFLEET_VERSION;
+	report.dropped_reports = agent->dropped_reports;
 	if (connected) {
 		/* role and version can change (failover, upgrade): refresh */
 		char errbuf[512];
@@ -370,22 +445,78 @@ agent_collect(struct agent *agent)
 			sizeof(errbuf)) != PGF_OK)
 			pgf_debug("instance=%s identity refresh failed: %s", agent->name, errbuf);
 		agent->identity.name = agent->name;
-		agent_collect_statements(agent, &family);
-		report.statements = &family;
-	} else {
+		if (statements_due) {
+			agent->statements_due_ms = now + agent->config.interval;
+			agent_collect_statements(agent, &family);
+			report.statements = &family;
+		}
+		if (!pg_session_broken(agent->session))
+			agent_collect_families(agent, &report, now, everything);
+	} else if (statements_due) {
+		agent->statements_due_ms = now + agent->config.interval;
 		report.unreachable_reason = (char *) "could not connect to Postgres";
+	} else {
+		return false;
 	}
-	len = pgfleet__v1__report__get_packed_size(&report);
-	packed = malloc(len > 0 ? len : 1);
-	if (packed != NULL) {
-		pgfleet__v1__report__pack(&report, packed);
-		if (agent_enqueue(agent, packed, len) != PGF_OK)
-			free(packed);
+	if (report.statements == NULL && report.unreachable_reason[0] == '\0' &&
+	    report.tables == NULL && report.indexes == NULL && report.bloat == NULL &&
+	    report.activity == NULL && report.replication == NULL &&
+	    report.settings == NULL && report.pool == NULL) {
+		pgf_arena_reset(agent->arena);
+		return false;
 	}
+	report.seq = ++agent->seq;
+	*len = pgfleet__v1__report__get_packed_size(&report);
+	*packed = malloc(*len > 0 ? *len : 1);
+	if (*packed != NULL)
+		pgfleet__v1__report__pack(&report, *packed);
 	statements_family_fini(&family);
+	pgf_arena_reset(agent->arena);
+	return *packed != NULL;
+}
+
+/* One collection into the pending list and the state file. */
+static void
+agent_collect(struct agent *agent, bool everything)
+{
+	uint8_t *packed = NULL;
+	size_t len = 0;
+
+	if (!agent_make_report(agent, everything, &packed, &len))
+		return;
+	if (agent_enqueue(agent, packed, len) != PGF_OK)
+		free(packed);
 	agent_save_state(agent);
-	pgf_debug("instance=%s report seq %llu made, %zu pending", agent->name,
-	    (unsigned long long) report.seq, agent->pending_count);
+	pgf_debug("instance=%s report seq %llu made (%zu bytes), %zu pending", agent->name,
+	    (unsigned long long) agent->seq, len, agent->pending_count);
+}
+
+/* --once: one report with every family, printed as JSON. The state file
+ * is neither read nor written: this never disturbs a running agent. */
+static int
+agent_once(struct agent *agent)
+{
+	uint8_t *packed = NULL;
+	size_t len = 0;
+	Pgfleet__V1__Report *report;
+	json_t *json;
+	int status = 1;
+
+	if (!agent_make_report(agent, true, &packed, &len) || agent->session == NULL) {
+		fprintf(stderr, "pgfleet-agent: could not collect: Postgres is not reachable\n");
+		free(packed);
+		return 1;
+	}
+	report = pgfleet__v1__report__unpack(NULL, len, packed);
+	free(packed);
+	if (report == NULL)
+		return 1;
+	json = pgf_render_json(&report->base);
+	if (json != NULL && pgf_render_json_print(json, stdout) == 0)
+		status = 0;
+	json_decref(json);
+	pgfleet__v1__report__free_unpacked(report, NULL);
+	return status;
 }
 
 /* Sends pending reports until the list is empty, the collector fails, or
@@ -452,6 +583,13 @@ usage(FILE *out)
 static void
 agent_fini(struct agent *agent)
 {
+	for (size_t i = 0; agent_families[i] != NULL; i++) {
+		if (agent->family_state[i] != NULL && agent_families[i]->state_free != NULL)
+			agent_families[i]->state_free(agent->family_state[i]);
+	}
+	db_pool_free(agent->databases);
+	pgf_arena_free(agent->arena);
+	family_warned_free(agent->warned);
 	sender_close(agent->sender);
 	pg_session_close(agent->session);
 	pg_session_identity_fini(&agent->identity);
@@ -472,7 +610,6 @@ main(int argc, char **argv)
 	char errbuf[1024];
 	enum pgf_log_level level = PGF_LOG_INFO;
 	int first_arg = argc;
-	int64_t next_collect_ms;
 	struct sigaction action;
 
 	memset(&agent, 0, sizeof(agent));
@@ -506,6 +643,22 @@ main(int argc, char **argv)
 	pgf_log_set_level(level);
 	if (agent.config.name[0] != '\0')
 		agent.name = strdup(agent.config.name);
+	agent.databases = db_pool_new(&agent.config);
+	agent.arena = pgf_arena_new();
+	agent.warned = family_warned_new();
+	if (agent.databases == NULL || agent.arena == NULL || agent.warned == NULL) {
+		fprintf(stderr, "pgfleet-agent: out of memory\n");
+		agent_fini(&agent);
+		return 1;
+	}
+	if (agent.config.once) {
+		int status;
+		snprintf(agent.agent_id, sizeof(agent.agent_id), "once");
+		snprintf(agent.boot_id, sizeof(agent.boot_id), "once");
+		status = agent_once(&agent);
+		agent_fini(&agent);
+		return status;
+	}
 
 	if (state_file_agent_id(agent.config.state_dir, agent.agent_id, errbuf,
 		sizeof(errbuf)) != PGF_OK ||
@@ -532,19 +685,22 @@ main(int argc, char **argv)
 	pgf_info("agent=%s boot=%s starting: collector \"%s\", interval %llds",
 	    agent.agent_id, agent.boot_id, agent.config.collector,
 	    (long long) (agent.config.interval / 1000));
-	next_collect_ms = pgf_monotonic_ms();
+	/* the first report carries every family: the collector learns the
+	 * whole server at once */
+	agent_collect(&agent, true);
 	while (!stop_requested) {
 		int64_t now = pgf_monotonic_ms();
-		int64_t wake;
+		int64_t wake = agent.statements_due_ms;
 
-		if (now >= next_collect_ms) {
-			agent_collect(&agent);
-			next_collect_ms += agent.config.interval;
-			if (next_collect_ms <= pgf_monotonic_ms())
-				next_collect_ms = pgf_monotonic_ms() + agent.config.interval;
+		for (size_t i = 0; agent_families[i] != NULL; i++) {
+			if (agent.family_due_ms[i] < wake)
+				wake = agent.family_due_ms[i];
 		}
-		agent_send_pending(&agent, next_collect_ms);
-		wake = next_collect_ms;
+		if (now >= wake) {
+			agent_collect(&agent, false);
+			continue;
+		}
+		agent_send_pending(&agent, wake);
 		if (agent.pending_count > 0 && agent.next_send_ms < wake)
 			wake = agent.next_send_ms;
 		now = pgf_monotonic_ms();

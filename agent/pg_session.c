@@ -44,6 +44,13 @@ int
 pg_session_open(const struct agent_config *config, struct pg_session **out,
     char *errbuf, size_t errlen)
 {
+	return pg_session_open_database(config, NULL, out, errbuf, errlen);
+}
+
+int
+pg_session_open_database(const struct agent_config *config, const char *dbname,
+    struct pg_session **out, char *errbuf, size_t errlen)
+{
 	char options[256];
 	char connect_timeout[32];
 	char tcp_user_timeout[32];
@@ -51,7 +58,10 @@ pg_session_open(const struct agent_config *config, struct pg_session **out,
 	PGconn *conn = NULL;
 	const char *keywords[] = {"dbname", "application_name", "options",
 	    "connect_timeout", "keepalives", "keepalives_idle",
-	    "keepalives_interval", "keepalives_count", "tcp_user_timeout", NULL};
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+	    /* a second dbname is taken as a plain name and overrides the
+	     * conninfo's (libpq expands only the first) */
+	    "dbname", NULL};
 	const char *values[sizeof(keywords) / sizeof(keywords[0])];
 
 	*out = NULL;
@@ -74,7 +84,10 @@ pg_session_open(const struct agent_config *config, struct pg_session **out,
 	values[6] = "5";
 	values[7] = "3";
 	values[8] = tcp_user_timeout;
-	values[9] = NULL;
+	values[9] = dbname;
+	values[10] = NULL;
+	if (dbname == NULL)
+		keywords[9] = NULL;
 
 	conn = PQconnectdbParams(keywords, values, 1);
 	if (conn == NULL) {

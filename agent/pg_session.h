@@ -28,6 +28,11 @@ struct pg_session;
 int pg_session_open(const struct agent_config *config, struct pg_session **out,
     char *errbuf, size_t errlen) PGF_MUST_CHECK;
 
+/* pg_session_open_database is pg_session_open to database dbname instead
+ * of the conninfo's (NULL: the conninfo's). */
+int pg_session_open_database(const struct agent_config *config, const char *dbname,
+    struct pg_session **out, char *errbuf, size_t errlen) PGF_MUST_CHECK;
+
 /* pg_session_close closes and frees; NULL is a no-op. */
 void pg_session_close(struct pg_session *session);
 

@@ -9,6 +9,7 @@
 #   harness_start_collector   pgfleet-collector with a SQLite store; sets
 #                             $COLLECTOR_LISTEN and $COLLECTOR_API
 #   harness_start_agent NAME PORT   pgfleet-agent (interval 1s) for a server
+#   harness_agent_once PORT [flags] one report of every family, as JSON
 #   harness_stop NAME [SIGNAL]      stop a started program (default TERM)
 #   harness_wait_for DESCRIPTION TIMEOUT_S COMMAND...  poll until COMMAND succeeds
 #
@@ -218,6 +219,16 @@ harness_start_agent() {
 		--conninfo "host=127.0.0.1 port=$port user=postgres dbname=postgres" \
 		--collector "$COLLECTOR_LISTEN" --interval 1s --ack_timeout 2s \
 		--state_dir "$HARNESS_DIR/state-$name" --log_level "${AGENT_LOG_LEVEL:-info}" "$@"
+}
+
+# harness_agent_once PORT [extra flags]: one report with every family from
+# the server on PORT, as JSON on stdout (pgfleet-agent --once).
+harness_agent_once() {
+	local port=$1
+	shift
+	"$PGFLEET_BIN_DIR/agent/pgfleet-agent" --once --name "once-$port" \
+		--conninfo "host=127.0.0.1 port=$port user=postgres dbname=postgres" \
+		--log_level "${AGENT_LOG_LEVEL:-warning}" "$@"
 }
 
 # harness_stop NAME [SIGNAL]: signals a program and waits for it to exit.

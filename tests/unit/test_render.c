@@ -180,11 +180,13 @@ test_json_report(void **state)
 	report.agent_id = "a1";
 	report.seq = UINT64_MAX;
 	text = render_text(&report.base);
-	assert_string_equal(text,
+	/* the leading fields in proto order (families are added later on) */
+	assert_non_null(strstr(text,
 	    "{\"agent_id\":\"a1\",\"boot_id\":\"\","
 	    "\"seq\":\"18446744073709551615\",\"collected_at_us\":0,"
 	    "\"instance\":null,\"agent_version\":\"\",\"statements\":null,"
-	    "\"unreachable_reason\":\"\"}");
+	    "\"unreachable_reason\":\"\","));
+	assert_non_null(strstr(text, "\"tables\":null"));
 	free(text);
 
 	report.seq = (uint64_t) INT64_MAX;
