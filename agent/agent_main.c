@@ -141,6 +141,19 @@ text_set_add(struct text_set *set, int64_t id)
 	return PGF_OK;
 }
 
+static void
+text_set_remove(struct text_set *set, int64_t id)
+{
+	for (size_t i = 0; i < set->count; i++) {
+		if (set->ids[i] == id) {
+			memmove(set->ids + i, set->ids + i + 1,
+			    (set->count - i - 1) * sizeof(set->ids[0]));
+			set->count--;
+			return;
+		}
+	}
+}
+
 static bool
 needs_text(int64_t queryid, void *arg)
 {
@@ -548,6 +561,9 @@ agent_send_pending(struct agent *agent, int64_t deadline_ms)
 		agent->send_backoff_ms = 0;
 		switch (ack->status) {
 		case PGFLEET__V1__ACK__STATUS__STATUS_OK:
+			/* the collector lost these texts: send them again */
+			for (size_t i = 0; i < ack->n_missing_query_texts; i++)
+				text_set_remove(&agent->texts_sent, ack->missing_query_texts[i]);
 			agent_pop_pending(agent);
 			agent_save_state(agent);
 			break;

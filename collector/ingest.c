@@ -151,6 +151,10 @@ ingest_report(struct store *store, const uint8_t *data, size_t len, size_t max_b
 	}
 	ack->status = PGFLEET__V1__ACK__STATUS__STATUS_OK;
 	ack->duplicate = duplicate;
+	/* texts the agent believes we have but we do not: ask again */
+	if (store_missing_texts(store, report, &ack->missing_query_texts,
+		&ack->n_missing_query_texts, errbuf, sizeof(errbuf)) != PGF_OK)
+		pgf_warning("instance=%s %s", report->instance->name, errbuf);
 	if (duplicate)
 		counters->duplicates++;
 	else
@@ -172,5 +176,6 @@ ingest_ack_fini(Pgfleet__V1__Ack *ack)
 		free(ack->boot_id);
 	if (ack->reason != protobuf_c_empty_string)
 		free(ack->reason);
+	free(ack->missing_query_texts);
 	pgfleet__v1__ack__init(ack);
 }

@@ -32,6 +32,13 @@ store_write_report(struct store *store, const Pgfleet__V1__Report *report,
 }
 
 int
+store_missing_texts(struct store *store, const Pgfleet__V1__Report *report,
+    int64_t **missing, size_t *count, char *errbuf, size_t errlen)
+{
+	return store->ops->missing_texts(store, report, missing, count, errbuf, errlen);
+}
+
+int
 store_slow_queries(struct store *store, const Pgfleet__V1__SlowQueriesRequest *request,
     Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
 {

@@ -27,6 +27,8 @@ struct store_ops {
 	int (*slow_queries)(struct store *store,
 	    const Pgfleet__V1__SlowQueriesRequest *request,
 	    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen);
+	int (*missing_texts)(struct store *store, const Pgfleet__V1__Report *report,
+	    int64_t **missing, size_t *count, char *errbuf, size_t errlen);
 	void (*close)(struct store *store);
 };
 
@@ -56,6 +58,15 @@ void store_close(struct store *store);
 int store_write_report(struct store *store, const Pgfleet__V1__Report *report,
     int64_t received_at_us, bool *duplicate, char *errbuf, size_t errlen)
 	PGF_MUST_CHECK;
+
+/*
+ * store_missing_texts lists the queryids of report's statements that came
+ * without a text and whose text the store lacks for that instance (lost,
+ * or never arrived). *missing is malloc'd (NULL when none), each queryid
+ * once.
+ */
+int store_missing_texts(struct store *store, const Pgfleet__V1__Report *report,
+    int64_t **missing, size_t *count, char *errbuf, size_t errlen) PGF_MUST_CHECK;
 
 /*
  * store_slow_queries adds up each statement (per instance, database and

@@ -391,6 +391,62 @@ fail:
 	}
 }
 
+static int
+sqlite_missing_texts(struct store *base, const Pgfleet__V1__Report *report,
+    int64_t **missing, size_t *count, char *errbuf, size_t errlen)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	const Pgfleet__V1__StatementsFamily *family = report->statements;
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	*missing = NULL;
+	*count = 0;
+	if (family == NULL || family->n_statements == 0)
+		return PGF_OK;
+	rc = sqlite3_prepare_v2(store->db,
+	    "SELECT count(*) FROM statement_texts t JOIN instances i USING (instance_id)"
+	    " WHERE i.name = ?1 AND t.queryid = ?2",
+	    -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_error(store->db, rc, "look up query texts", errbuf, errlen);
+	for (size_t i = 0; i < family->n_statements; i++) {
+		const Pgfleet__V1__StatementDelta *d = family->statements[i];
+		bool listed = false;
+		if (d->query.len > 0)
+			continue;
+		for (size_t j = 0; j < *count && !listed; j++)
+			listed = (*missing)[j] == d->queryid;
+		if (listed)
+			continue;
+		sqlite3_reset(stmt);
+		sqlite3_bind_text(stmt, 1, report->instance->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, d->queryid);
+		if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
+			goto fail;
+		if (sqlite3_column_int64(stmt, 0) == 0) {
+			int64_t *grown = realloc(*missing, (*count + 1) * sizeof(grown[0]));
+			if (grown == NULL) {
+				rc = SQLITE_NOMEM;
+				goto fail;
+			}
+			*missing = grown;
+			(*missing)[(*count)++] = d->queryid;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return PGF_OK;
+fail:
+	{
+		int rv = store_error(store->db, rc, "look up query texts", errbuf, errlen);
+		sqlite3_finalize(stmt);
+		free(*missing);
+		*missing = NULL;
+		*count = 0;
+		return rv;
+	}
+}
+
 static char *
 column_text(sqlite3_stmt *stmt, int column)
 {
@@ -515,6 +571,7 @@ sqlite_close(struct store *base)
 static const struct store_ops sqlite_ops = {
 	.write_report = sqlite_write_report,
 	.slow_queries = sqlite_slow_queries,
+	.missing_texts = sqlite_missing_texts,
 	.close = sqlite_close,
 };
 

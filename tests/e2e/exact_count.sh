@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e: a statement run exactly N times on the primary is reported with
 # exactly N calls by `pgfleet slow-queries --json`, across
+#   - the collector losing the statement's text (it asks for it again),
 #   - some runs while the agent is stopped (SIGTERM), then restarted,
 #   - some runs while the collector is stopped, then restarted (the agent
 #     keeps the unacknowledged reports and resends them),
@@ -42,6 +43,16 @@ run_marker "$PRIMARY_PORT" 7
 expected=$((expected + 7))
 harness_wait_for "$expected calls" 30 calls_are primary $expected
 harness_log "phase 1: $expected calls seen"
+
+# the collector loses the marker's text: the agent is told, and sends it
+# again with the statement's next activity
+sqlite3 "$COLLECTOR_STORE" "PRAGMA busy_timeout = 5000; DELETE FROM statement_texts"
+run_marker "$PRIMARY_PORT" 1
+sleep 2.5 # the report without text, and its ack naming the missing text
+run_marker "$PRIMARY_PORT" 1
+expected=$((expected + 2))
+harness_wait_for "$expected calls and the text back" 30 calls_are primary $expected
+harness_log "phase 1b: a lost query text was sent again"
 
 # runs while the agent is stopped
 harness_stop agent-primary TERM
