@@ -22,9 +22,98 @@ short_text(const char *text, size_t max)
 	return text != NULL && strnlen(text, max + 1) <= max;
 }
 
+/* Bounds every family's contents, whatever the family: a generic walk over
+ * the descriptors, so a new family is bounded without new code. */
+struct size_budget {
+	size_t messages;
+	int depth;
+};
+
+#define INGEST_MAX_ROWS 1000000
+#define INGEST_MAX_MESSAGES 5000000
+#define INGEST_MAX_STRING 65536
+#define INGEST_MAX_DEPTH 8
+
+static bool
+within_limits(const ProtobufCMessage *message, struct size_budget *budget, char *errbuf,
+    size_t errlen)
+{
+	const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+
+	if (++budget->messages > INGEST_MAX_MESSAGES || budget->depth > INGEST_MAX_DEPTH) {
+		snprintf(errbuf, errlen, "report is nested too deeply or has too many rows");
+		return false;
+	}
+	for (unsigned i = 0; i < descriptor->n_fields; i++) {
+		const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
+		const char *member = (const char *) message + field->offset;
+		size_t count = 1;
+		const char *items = member;
+
+		if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *) ((const char *) message + field->quantifier_offset) !=
+			field->id)
+			continue;
+		if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+			count = *(const size_t *) ((const char *) message + field->quantifier_offset);
+			items = *(const char *const *) member;
+			if (count > INGEST_MAX_ROWS) {
+				snprintf(errbuf, errlen, "%s.%s has %zu rows, more than %d",
+				    descriptor->short_name, field->name, count, INGEST_MAX_ROWS);
+				return false;
+			}
+		}
+		for (size_t k = 0; k < count; k++) {
+			switch (field->type) {
+			case PROTOBUF_C_TYPE_STRING: {
+				const char *text = field->label == PROTOBUF_C_LABEL_REPEATED
+				    ? ((const char *const *) items)[k]
+				    : *(const char *const *) member;
+				if (text != NULL && strnlen(text, INGEST_MAX_STRING + 1) > INGEST_MAX_STRING) {
+					snprintf(errbuf, errlen, "%s.%s is longer than %d bytes",
+					    descriptor->short_name, field->name, INGEST_MAX_STRING);
+					return false;
+				}
+				break;
+			}
+			case PROTOBUF_C_TYPE_BYTES: {
+				const ProtobufCBinaryData *data = field->label == PROTOBUF_C_LABEL_REPEATED
+				    ? &((const ProtobufCBinaryData *) items)[k]
+				    : (const ProtobufCBinaryData *) member;
+				if (data->len > INGEST_MAX_QUERY_TEXT) {
+					snprintf(errbuf, errlen, "%s.%s is longer than %d bytes",
+					    descriptor->short_name, field->name, INGEST_MAX_QUERY_TEXT);
+					return false;
+				}
+				break;
+			}
+			case PROTOBUF_C_TYPE_MESSAGE: {
+				const ProtobufCMessage *sub = field->label == PROTOBUF_C_LABEL_REPEATED
+				    ? ((const ProtobufCMessage *const *) items)[k]
+				    : *(const ProtobufCMessage *const *) member;
+				bool ok;
+				if (sub == NULL)
+					break;
+				budget->depth++;
+				ok = within_limits(sub, budget, errbuf, errlen);
+				budget->depth--;
+				if (!ok)
+					return false;
+				break;
+			}
+			default:
+				break;
+			}
+		}
+	}
+	return true;
+}
+
 bool
 ingest_validate(const Pgfleet__V1__Report *report, char *errbuf, size_t errlen)
 {
+	struct size_budget budget = {0, 0};
+
 	const Pgfleet__V1__InstanceIdentity *id = report->instance;
 
 	if (!short_text(report->agent_id, INGEST_MAX_ID) || report->agent_id[0] == '\0') {
@@ -80,7 +169,7 @@ ingest_validate(const Pgfleet__V1__Report *report, char *errbuf, size_t errlen)
 			}
 		}
 	}
-	return true;
+	return within_limits(&report->base, &budget, errbuf, errlen);
 }
 
 /* Copies the report's key into the ack so the agent can match it. */

@@ -202,6 +202,49 @@ test_validate_refuses_bad_instance(void **state)
 	refused(&p.report, "too long");
 }
 
+/* Families without their own checks are bounded by the generic walk. */
+static void
+test_validate_bounds_every_family(void **state)
+{
+	struct report_parts p;
+	Pgfleet__V1__TablesFamily tables = PGFLEET__V1__TABLES_FAMILY__INIT;
+	Pgfleet__V1__TableStat table = PGFLEET__V1__TABLE_STAT__INIT;
+	Pgfleet__V1__TableStat *rows[1] = {&table};
+	Pgfleet__V1__ActivityFamily activity = PGFLEET__V1__ACTIVITY_FAMILY__INIT;
+	Pgfleet__V1__Backend backend = PGFLEET__V1__BACKEND__INIT;
+	Pgfleet__V1__Backend *backends[1] = {&backend};
+	char *long_name = malloc(65538);
+	uint8_t *long_query = malloc(INGEST_MAX_QUERY_TEXT + 1);
+	char errbuf[256];
+	(void) state;
+
+	assert_non_null(long_name);
+	assert_non_null(long_query);
+	memset(long_name, 'x', 65537);
+	long_name[65537] = '\0';
+	good_report(&p);
+	tables.tables = rows;
+	tables.n_tables = 1;
+	table.table = (char *) "orders";
+	p.report.tables = &tables;
+	assert_true(ingest_validate(&p.report, errbuf, sizeof(errbuf)));
+	table.table = long_name;
+	refused(&p.report, "TableStat.table is longer than 65536 bytes");
+
+	good_report(&p);
+	activity.long_running = backends;
+	activity.n_long_running = 1;
+	backend.query.data = long_query;
+	backend.query.len = INGEST_MAX_QUERY_TEXT + 1;
+	p.report.activity = &activity;
+	refused(&p.report, "Backend.query is longer than");
+	backend.query.len = 10;
+	memset(long_query, 'q', 10);
+	assert_true(ingest_validate(&p.report, errbuf, sizeof(errbuf)));
+	free(long_name);
+	free(long_query);
+}
+
 static void
 test_validate_refuses_bad_statements(void **state)
 {
@@ -474,6 +517,7 @@ main(void)
 		cmocka_unit_test(test_validate_refuses_bad_ids),
 		cmocka_unit_test(test_validate_refuses_bad_instance),
 		cmocka_unit_test(test_validate_refuses_bad_statements),
+		cmocka_unit_test(test_validate_bounds_every_family),
 		cmocka_unit_test_setup_teardown(test_report_garbage, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_report_oversized, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_report_invalid, open_store, close_store),
