@@ -36,6 +36,10 @@ enum statements_column {
 	COL_SHARED_BLKS_READ,
 	COL_SHARED_BLKS_DIRTIED,
 	COL_SHARED_BLKS_WRITTEN,
+	COL_LOCAL_BLKS_HIT,
+	COL_LOCAL_BLKS_READ,
+	COL_LOCAL_BLKS_DIRTIED,
+	COL_LOCAL_BLKS_WRITTEN,
 	COL_TEMP_BLKS_READ,
 	COL_TEMP_BLKS_WRITTEN,
 	COL_BLK_READ_TIME,
@@ -71,7 +75,8 @@ statements_sql(int server_version_num, const char *schema, char *buf, size_t siz
 	    " s.total_exec_time, s.mean_exec_time, s.stddev_exec_time,"
 	    " s.min_exec_time, s.max_exec_time, s.rows,"
 	    " s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied,"
-	    " s.shared_blks_written, s.temp_blks_read, s.temp_blks_written,"
+	    " s.shared_blks_written, s.local_blks_hit, s.local_blks_read,"
+	    " s.local_blks_dirtied, s.local_blks_written, s.temp_blks_read, s.temp_blks_written,"
 	    " %s, %s, s.wal_bytes, s.total_plan_time,"
 	    " coalesce(d.datname, ''), coalesce(r.rolname, '')"
 	    " FROM %s.pg_stat_statements(false) s"
@@ -301,6 +306,10 @@ statements_collect(struct pg_session *session, const char *system_identifier,
 		s->shared_blks_read = field_int64(result, i, COL_SHARED_BLKS_READ);
 		s->shared_blks_dirtied = field_int64(result, i, COL_SHARED_BLKS_DIRTIED);
 		s->shared_blks_written = field_int64(result, i, COL_SHARED_BLKS_WRITTEN);
+		s->local_blks_hit = field_int64(result, i, COL_LOCAL_BLKS_HIT);
+		s->local_blks_read = field_int64(result, i, COL_LOCAL_BLKS_READ);
+		s->local_blks_dirtied = field_int64(result, i, COL_LOCAL_BLKS_DIRTIED);
+		s->local_blks_written = field_int64(result, i, COL_LOCAL_BLKS_WRITTEN);
 		s->temp_blks_read = field_int64(result, i, COL_TEMP_BLKS_READ);
 		s->temp_blks_written = field_int64(result, i, COL_TEMP_BLKS_WRITTEN);
 		s->blk_read_time_ms = field_double(result, i, COL_BLK_READ_TIME);
@@ -411,6 +420,10 @@ statements_delta(const struct statements_snapshot *prev,
 		d->shared_blks_read = COUNTER_DELTA(c->shared_blks_read, p->shared_blks_read, from_zero);
 		d->shared_blks_dirtied = COUNTER_DELTA(c->shared_blks_dirtied, p->shared_blks_dirtied, from_zero);
 		d->shared_blks_written = COUNTER_DELTA(c->shared_blks_written, p->shared_blks_written, from_zero);
+		d->local_blks_hit = COUNTER_DELTA(c->local_blks_hit, p->local_blks_hit, from_zero);
+		d->local_blks_read = COUNTER_DELTA(c->local_blks_read, p->local_blks_read, from_zero);
+		d->local_blks_dirtied = COUNTER_DELTA(c->local_blks_dirtied, p->local_blks_dirtied, from_zero);
+		d->local_blks_written = COUNTER_DELTA(c->local_blks_written, p->local_blks_written, from_zero);
 		d->temp_blks_read = COUNTER_DELTA(c->temp_blks_read, p->temp_blks_read, from_zero);
 		d->temp_blks_written = COUNTER_DELTA(c->temp_blks_written, p->temp_blks_written, from_zero);
 		d->blk_read_time_ms = nonnegative(
@@ -430,6 +443,14 @@ statements_delta(const struct statements_snapshot *prev,
 			d->shared_blks_written = 0;
 		if (d->temp_blks_read < 0)
 			d->temp_blks_read = 0;
+		if (d->local_blks_hit < 0)
+			d->local_blks_hit = 0;
+		if (d->local_blks_read < 0)
+			d->local_blks_read = 0;
+		if (d->local_blks_dirtied < 0)
+			d->local_blks_dirtied = 0;
+		if (d->local_blks_written < 0)
+			d->local_blks_written = 0;
 		if (d->temp_blks_written < 0)
 			d->temp_blks_written = 0;
 		d->datname = dup_name(c->datname);
@@ -578,6 +599,10 @@ statements_snapshot_to_proto(const struct statements_snapshot *snapshot,
 		c->shared_blks_read = s->shared_blks_read;
 		c->shared_blks_dirtied = s->shared_blks_dirtied;
 		c->shared_blks_written = s->shared_blks_written;
+		c->local_blks_hit = s->local_blks_hit;
+		c->local_blks_read = s->local_blks_read;
+		c->local_blks_dirtied = s->local_blks_dirtied;
+		c->local_blks_written = s->local_blks_written;
 		c->temp_blks_read = s->temp_blks_read;
 		c->temp_blks_written = s->temp_blks_written;
 		c->blk_read_time_ms = s->blk_read_time_ms;
@@ -629,6 +654,10 @@ statements_snapshot_from_proto(const Pgfleet__V1__StatementsSnapshot *proto,
 		s->shared_blks_read = c->shared_blks_read;
 		s->shared_blks_dirtied = c->shared_blks_dirtied;
 		s->shared_blks_written = c->shared_blks_written;
+		s->local_blks_hit = c->local_blks_hit;
+		s->local_blks_read = c->local_blks_read;
+		s->local_blks_dirtied = c->local_blks_dirtied;
+		s->local_blks_written = c->local_blks_written;
 		s->temp_blks_read = c->temp_blks_read;
 		s->temp_blks_written = c->temp_blks_written;
 		s->blk_read_time_ms = c->blk_read_time_ms;

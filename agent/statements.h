@@ -40,6 +40,10 @@ struct statement_sample {
 	int64_t shared_blks_read;
 	int64_t shared_blks_dirtied;
 	int64_t shared_blks_written;
+	int64_t local_blks_hit;
+	int64_t local_blks_read;
+	int64_t local_blks_dirtied;
+	int64_t local_blks_written;
 	int64_t temp_blks_read;
 	int64_t temp_blks_written;
 	double blk_read_time_ms;

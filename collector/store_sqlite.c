@@ -80,6 +80,10 @@ static const char *const migrations[] = {
 	"  shared_blks_read INTEGER NOT NULL,"
 	"  shared_blks_dirtied INTEGER NOT NULL,"
 	"  shared_blks_written INTEGER NOT NULL,"
+	"  local_blks_hit INTEGER NOT NULL DEFAULT 0,"
+	"  local_blks_read INTEGER NOT NULL DEFAULT 0,"
+	"  local_blks_dirtied INTEGER NOT NULL DEFAULT 0,"
+	"  local_blks_written INTEGER NOT NULL DEFAULT 0,"
 	"  temp_blks_read INTEGER NOT NULL,"
 	"  temp_blks_written INTEGER NOT NULL,"
 	"  blk_read_time_ms REAL NOT NULL,"
@@ -272,9 +276,10 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 	    " sum_sq_exec_time_ms2, max_exec_time_ms, min_exec_time_ms, rows,"
 	    " shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,"
 	    " temp_blks_read, temp_blks_written, blk_read_time_ms, blk_write_time_ms,"
-	    " wal_bytes, total_plan_time_ms)"
+	    " wal_bytes, total_plan_time_ms, local_blks_hit, local_blks_read,"
+	    " local_blks_dirtied, local_blks_written)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-	    " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+	    " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
 	    -1, &stats, NULL);
 	if (rc != SQLITE_OK)
 		goto done;
@@ -317,6 +322,10 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_bind_double(stats, 23, d->blk_write_time_ms);
 		sqlite3_bind_int64(stats, 24, d->wal_bytes);
 		sqlite3_bind_double(stats, 25, d->total_plan_time_ms);
+		sqlite3_bind_int64(stats, 26, d->local_blks_hit);
+		sqlite3_bind_int64(stats, 27, d->local_blks_read);
+		sqlite3_bind_int64(stats, 28, d->local_blks_dirtied);
+		sqlite3_bind_int64(stats, 29, d->local_blks_written);
 		if ((rc = step_done(stats)) != SQLITE_OK)
 			goto done;
 		if (d->query.len == 0)

@@ -62,7 +62,8 @@ test_sql_13_has_no_toplevel(void **state)
 	assert_null(strstr(buf, "toplevel"));
 	assert_non_null(strstr(buf, " s.blk_read_time, s.blk_write_time,"));
 	assert_null(strstr(buf, "shared_blk_read_time"));
-	assert_null(strstr(buf, "local_blk"));
+	assert_null(strstr(buf, "local_blk_read_time"));
+	assert_non_null(strstr(buf, "s.local_blks_hit, s.local_blks_read,"));
 	assert_non_null(strstr(buf, " FROM " SCHEMA ".pg_stat_statements(false) s"));
 }
 
@@ -77,7 +78,8 @@ test_sql_14_to_16(void **state)
 		assert_non_null(strstr(buf, "s.userid, s.toplevel, s.calls"));
 		assert_non_null(strstr(buf, " s.blk_read_time, s.blk_write_time,"));
 		assert_null(strstr(buf, "shared_blk_read_time"));
-		assert_null(strstr(buf, "local_blk"));
+		assert_null(strstr(buf, "local_blk_read_time"));
+	assert_non_null(strstr(buf, "s.local_blks_hit, s.local_blks_read,"));
 		assert_non_null(strstr(buf, " FROM " SCHEMA ".pg_stat_statements(false) s"));
 	}
 }
