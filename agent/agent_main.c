@@ -101,6 +101,8 @@ struct agent {
 	int64_t family_due_ms[FAMILY_COUNT];
 	void *family_state[FAMILY_COUNT];
 	int64_t statements_due_ms;
+	/* the statements family's last problem, logged once until it changes */
+	char statements_problem[512];
 };
 
 static bool
@@ -334,8 +336,15 @@ agent_collect_statements(struct agent *agent, Pgfleet__V1__StatementsFamily *fam
 		family->status_detail = strdup(detail);
 		if (family->status_detail == NULL)
 			family->status_detail = (char *) protobuf_c_empty_string;
-		pgf_warning("instance=%s statements not collected: %s", agent->name, detail);
+		if (strcmp(agent->statements_problem, detail) != 0)
+			pgf_warning("instance=%s statements not collected: %s", agent->name, detail);
+		snprintf(agent->statements_problem, sizeof(agent->statements_problem), "%s",
+		    detail);
 		return;
+	}
+	if (agent->statements_problem[0] != '\0') {
+		pgf_info("instance=%s statements collected again", agent->name);
+		agent->statements_problem[0] = '\0';
 	}
 	current.taken_at_us = pgf_time_now_us();
 	if (agent->have_baseline && agent->baseline.system_identifier != NULL &&

@@ -40,6 +40,15 @@ copy_message(char *errbuf, size_t errlen, const char *message)
 	}
 }
 
+static void
+log_notice(void *arg, const char *message)
+{
+	char line[512];
+	(void) arg;
+	copy_message(line, sizeof(line), message);
+	pgf_debug("server notice: %s", line);
+}
+
 int
 pg_session_open(const struct agent_config *config, struct pg_session **out,
     char *errbuf, size_t errlen)
@@ -105,6 +114,9 @@ pg_session_open_database(const struct agent_config *config, const char *dbname,
 		snprintf(errbuf, errlen, "out of memory");
 		return PGF_ENOMEM;
 	}
+	/* server notices (e.g. "terminating connection due to administrator
+	 * command") go to the log on one line, not raw to stderr */
+	PQsetNoticeProcessor(conn, log_notice, NULL);
 	session->conn = conn;
 	session->deadline_ms = config->statement_timeout + 2000;
 	session->server_version = PQserverVersion(conn);

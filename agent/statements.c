@@ -213,7 +213,8 @@ find_schema(struct pg_session *session, Pgfleet__V1__StatementsFamily__Status *s
 	}
 	if (PQntuples(result) < 2) {
 		snprintf(detail, detail_len,
-		    "extension \"pg_stat_statements\" is not installed in database \"%s\"",
+		    "pg_stat_statements is not installed in database \"%s\":"
+		    " CREATE EXTENSION pg_stat_statements",
 		    PQntuples(result) > 0 ? PQgetvalue(result, 0, 1) : "?");
 		*status = PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_UNAVAILABLE;
 	} else {
