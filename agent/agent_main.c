@@ -342,7 +342,17 @@ agent_collect_statements(struct agent *agent, Pgfleet__V1__StatementsFamily *fam
 		    detail);
 		return;
 	}
-	if (agent->statements_problem[0] != '\0') {
+	if (current.invisible > 0) {
+		snprintf(detail, sizeof(detail),
+		    "%lld statement(s) of other users are hidden from the agent's role:"
+		    " GRANT pg_monitor (or pg_read_all_stats) to it",
+		    (long long) current.invisible);
+		/* logged once, not again for every change of the count */
+		if (strstr(agent->statements_problem, "are hidden") == NULL)
+			pgf_warning("instance=%s %s", agent->name, detail);
+		snprintf(agent->statements_problem, sizeof(agent->statements_problem), "%s",
+		    detail);
+	} else if (agent->statements_problem[0] != '\0') {
 		pgf_info("instance=%s statements collected again", agent->name);
 		agent->statements_problem[0] = '\0';
 	}

@@ -81,8 +81,7 @@ statements_sql(int server_version_num, const char *schema, char *buf, size_t siz
 	    " coalesce(d.datname, ''), coalesce(r.rolname, '')"
 	    " FROM %s.pg_stat_statements(false) s"
 	    " LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid"
-	    " LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid"
-	    " WHERE s.queryid IS NOT NULL",
+	    " LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid",
 	    toplevel, blk_read_time, blk_write_time, schema);
 	return n > 0 && (size_t) n < size;
 }
@@ -291,6 +290,13 @@ statements_collect(struct pg_session *session, const char *system_identifier,
 		double mean = field_double(result, i, COL_MEAN_EXEC_TIME);
 		double stddev = field_double(result, i, COL_STDDEV_EXEC_TIME);
 
+		/* without pg_read_all_stats, other users' rows come without a
+		 * queryid: count them so the report can say so */
+		if (PQgetisnull(result, i, COL_QUERYID)) {
+			out->invisible++;
+			continue;
+		}
+
 		s->key.queryid = field_int64(result, i, COL_QUERYID);
 		s->key.dbid = (uint32_t) field_int64(result, i, COL_DBID);
 		s->key.userid = (uint32_t) field_int64(result, i, COL_USERID);
@@ -375,6 +381,7 @@ statements_delta(const struct statements_snapshot *prev,
 	size_t used = 0;
 
 	family->reset_detected = reset_all;
+	family->invisible_statements = cur->invisible;
 	family->interval_start_us = prev->taken_at_us;
 	family->interval_end_us = cur->taken_at_us;
 	family->dealloc = cur->dealloc >= prev->dealloc && !reset_all

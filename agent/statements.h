@@ -67,6 +67,8 @@ struct statements_snapshot {
 	int64_t stats_reset_us;
 	int64_t dealloc;
 	int64_t postmaster_start_time_us;
+	/* rows hidden from the agent's role (queryid NULL) */
+	int64_t invisible;
 	size_t count;
 	struct statement_sample *rows;
 };
