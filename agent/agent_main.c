@@ -551,13 +551,32 @@ agent_once(struct agent *agent)
 	return status;
 }
 
+/* When the next family (statements included) is due, monotonic ms. */
+static int64_t
+agent_next_due(const struct agent *agent)
+{
+	int64_t due = agent->statements_due_ms;
+	for (size_t i = 0; agent_families[i] != NULL; i++) {
+		if (agent->family_due_ms[i] < due)
+			due = agent->family_due_ms[i];
+	}
+	return due;
+}
+
 /* Sends pending reports until the list is empty, the collector fails, or
- * deadline_ms (monotonic) passes. */
+ * deadline_ms (monotonic) passes; always tries at least one. */
 static void
 agent_send_pending(struct agent *agent, int64_t deadline_ms)
 {
+	bool first = true;
+
+	/* one exchange even when the next collection is already due: a
+	 * collection slower than the fastest cadence must not starve
+	 * delivery */
 	while (agent->pending_count > 0 && !stop_requested &&
-	    pgf_monotonic_ms() < deadline_ms && pgf_monotonic_ms() >= agent->next_send_ms) {
+	    (first || pgf_monotonic_ms() < deadline_ms) &&
+	    pgf_monotonic_ms() >= agent->next_send_ms) {
+		first = false;
 		Pgfleet__V1__Ack *ack = NULL;
 		int rv = sender_exchange(agent->sender, agent->pending[0].data,
 		    agent->pending[0].len, &ack);
@@ -725,15 +744,11 @@ main(int argc, char **argv)
 	agent_collect(&agent, true);
 	while (!stop_requested) {
 		int64_t now = pgf_monotonic_ms();
-		int64_t wake = agent.statements_due_ms;
+		int64_t wake = agent_next_due(&agent);
 
-		for (size_t i = 0; agent_families[i] != NULL; i++) {
-			if (agent.family_due_ms[i] < wake)
-				wake = agent.family_due_ms[i];
-		}
 		if (now >= wake) {
 			agent_collect(&agent, false);
-			continue;
+			wake = agent_next_due(&agent);
 		}
 		agent_send_pending(&agent, wake);
 		if (agent.pending_count > 0 && agent.next_send_ms < wake)

@@ -89,8 +89,12 @@ harness_init() {
 	# folders of runs that died without cleaning up
 	for orphan in "$HARNESS_PREFIX"*; do
 		[ -d "$orphan" ] || continue
-		if [ -f "$orphan/owner" ] && kill -0 "$(cat "$orphan/owner")" 2>/dev/null; then
-			continue
+		if [ -f "$orphan/owner" ]; then
+			kill -0 "$(cat "$orphan/owner")" 2>/dev/null && continue
+		else
+			# another test may be between mktemp and writing its
+			# owner file: only an old folder without one is an orphan
+			[ -n "$(find "$orphan" -maxdepth 0 -mmin +10)" ] || continue
 		fi
 		harness_log "removing orphaned harness folder $orphan"
 		harness_teardown_dir "$orphan"
