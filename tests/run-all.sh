@@ -19,7 +19,7 @@ run_suite() {
 	shift
 	echo "=== $name build" >&2
 	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGFLEET_WERROR=ON "$@" >/dev/null
-	cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 || { cat "$dir.build.log" >&2; return 1; }
+	cmake --build "$dir" -j "$jobs" >"$dir/build.log" 2>&1 || { cat "$dir/build.log" >&2; return 1; }
 	log=$(mktemp)
 	(cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600) | tee "$log" || true
 	local summary
