@@ -95,19 +95,9 @@ family_problem(struct family_context *context, Pgfleet__V1__FamilyProblem__Code 
 	}
 	if (context->problems == NULL)
 		return;
-	if (*context->n_problems == context->problems_capacity) {
-		size_t capacity = context->problems_capacity == 0 ? 8
-								  : context->problems_capacity * 2;
-		Pgfleet__V1__FamilyProblem **grown =
-		    pgf_arena_array(context->arena, capacity, sizeof(grown[0]));
-		if (grown == NULL)
-			return;
-		if (*context->n_problems > 0)
-			memcpy(grown, *context->problems,
-			    *context->n_problems * sizeof(grown[0]));
-		*context->problems = grown;
-		context->problems_capacity = capacity;
-	}
+	if (!family_grow(context, context->problems, *context->n_problems,
+		&context->problems_capacity, 1))
+		return;
 	problem = family_new_message(context, &pgfleet__v1__family_problem__descriptor);
 	if (problem == NULL)
 		return;
@@ -223,6 +213,32 @@ int
 family_column(const PGresult *result, const char *name)
 {
 	return PQfnumber(result, name);
+}
+
+bool
+family_grow(struct family_context *context, void *array_slot, size_t count,
+    size_t *capacity, size_t needed)
+{
+	void **old;
+	void **grown;
+	size_t wanted;
+
+	if (count + needed <= *capacity)
+		return true;
+	wanted = *capacity < 8 ? 8 : *capacity * 2;
+	if (wanted < count + needed)
+		wanted = count + needed;
+	grown = pgf_arena_array(context->arena, wanted, sizeof(grown[0]));
+	if (grown == NULL)
+		return false;
+	/* the slot holds some T **: copy the pointer bytes, not through a
+	 * void ** lvalue */
+	memcpy(&old, array_slot, sizeof(old));
+	if (count > 0)
+		memcpy(grown, old, count * sizeof(grown[0]));
+	memcpy(array_slot, &grown, sizeof(grown));
+	*capacity = wanted;
+	return true;
 }
 
 void *

@@ -131,6 +131,14 @@ int family_column(const PGresult *result, const char *name);
 void **family_rows(struct family_context *context, size_t count,
     const ProtobufCMessageDescriptor *descriptor);
 
+/* family_grow makes room for needed more pointers in a growing array of
+ * message pointers: array_slot is the address of the array variable (e.g.
+ * &family->tables, of type Pgfleet__V1__TableStat ***), count the pointers
+ * used, *capacity those allocated. New arrays come from the arena (the old
+ * one is left behind). False when out of memory (the array is unchanged). */
+bool family_grow(struct family_context *context, void *array_slot, size_t count,
+    size_t *capacity, size_t needed);
+
 /* family_new_message allocates one initialised message in the arena. */
 void *family_new_message(struct family_context *context,
     const ProtobufCMessageDescriptor *descriptor);

@@ -154,28 +154,6 @@ struct bloat_list {
 	size_t capacity;
 };
 
-/* bloat_list_reserve makes room for more rows; false when out of memory
- * (the old rows stay). */
-static bool
-bloat_list_reserve(struct family_context *context, struct bloat_list *list, size_t more)
-{
-	Pgfleet__V1__BloatEstimate **grown;
-	size_t capacity;
-
-	if (list->count + more <= list->capacity)
-		return true;
-	capacity = list->capacity == 0 ? 64 : list->capacity;
-	while (capacity < list->count + more)
-		capacity *= 2;
-	grown = pgf_arena_array(context->arena, capacity, sizeof(grown[0]));
-	if (grown == NULL)
-		return false;
-	if (list->count > 0)
-		memcpy(grown, list->rows, list->count * sizeof(grown[0]));
-	list->rows = grown;
-	list->capacity = capacity;
-	return true;
-}
 
 /* bloat_database reads the estimates of one database into list. */
 static void
@@ -194,7 +172,7 @@ bloat_database(struct family_context *context, struct pg_session *session,
 		    BLOAT_MAX_ROWS_PER_DATABASE, BLOAT_MAX_ROWS_PER_DATABASE);
 		rows = BLOAT_MAX_ROWS_PER_DATABASE;
 	}
-	if (!bloat_list_reserve(context, list, (size_t) rows)) {
+	if (!family_grow(context, &list->rows, list->count, &list->capacity, (size_t) rows)) {
 		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, database,
 		    "bloat estimate: out of memory for %d rows", rows);
 		PQclear(result);

@@ -153,27 +153,6 @@ struct index_rows {
 	size_t foreign_keys_capacity;
 };
 
-/* grow makes room for needed more pointers in *array (arena memory: the
- * old array is simply left behind). */
-static bool
-grow(struct family_context *context, void ***array, size_t count, size_t *capacity,
-    size_t needed)
-{
-	void **grown;
-	size_t wanted;
-
-	if (count + needed <= *capacity)
-		return true;
-	wanted = *capacity * 2 > count + needed ? *capacity * 2 : count + needed;
-	grown = pgf_arena_array(context->arena, wanted, sizeof(grown[0]));
-	if (grown == NULL)
-		return false;
-	if (count > 0)
-		memcpy(grown, *array, count * sizeof(grown[0]));
-	*array = grown;
-	*capacity = wanted;
-	return true;
-}
 
 /* capped_count is the result's row count, cut to the cap with a problem
  * when the query returned more. */
@@ -243,7 +222,7 @@ read_indexes(struct family_context *context, struct index_rows *rows,
 	indexes = (Pgfleet__V1__IndexStat **) family_rows(context, count,
 	    &pgfleet__v1__index_stat__descriptor);
 	if (indexes == NULL ||
-	    !grow(context, (void ***) &rows->indexes, rows->n_indexes, &rows->indexes_capacity,
+	    !family_grow(context, &rows->indexes, rows->n_indexes, &rows->indexes_capacity,
 		count)) {
 		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, database,
 		    "could not read the indexes: out of memory");
@@ -286,7 +265,7 @@ read_foreign_keys(struct family_context *context, struct index_rows *rows,
 	keys = (Pgfleet__V1__ForeignKey **) family_rows(context, count,
 	    &pgfleet__v1__foreign_key__descriptor);
 	if (keys == NULL ||
-	    !grow(context, (void ***) &rows->foreign_keys, rows->n_foreign_keys,
+	    !family_grow(context, &rows->foreign_keys, rows->n_foreign_keys,
 		&rows->foreign_keys_capacity, count)) {
 		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, database,
 		    "could not read the foreign keys: out of memory");

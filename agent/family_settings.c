@@ -283,27 +283,6 @@ struct extension_list {
 	size_t capacity;
 };
 
-static bool
-extension_list_reserve(struct family_context *context, struct extension_list *list,
-    size_t more)
-{
-	Pgfleet__V1__Extension **grown;
-	size_t capacity;
-
-	if (list->count + more <= list->capacity)
-		return true;
-	capacity = list->capacity == 0 ? 16 : list->capacity;
-	while (capacity < list->count + more)
-		capacity *= 2;
-	grown = pgf_arena_array(context->arena, capacity, sizeof(grown[0]));
-	if (grown == NULL)
-		return false;
-	if (list->count > 0)
-		memcpy(grown, list->rows, list->count * sizeof(grown[0]));
-	list->rows = grown;
-	list->capacity = capacity;
-	return true;
-}
 
 static void
 read_extensions(struct family_context *context, Pgfleet__V1__SettingsFamily *family)
@@ -327,7 +306,7 @@ read_extensions(struct family_context *context, Pgfleet__V1__SettingsFamily *fam
 		if (result == NULL)
 			continue;
 		rows = PQntuples(result);
-		if (!extension_list_reserve(context, &list, (size_t) rows)) {
+		if (!family_grow(context, &list.rows, list.count, &list.capacity, (size_t) rows)) {
 			PQclear(result);
 			break;
 		}

@@ -161,27 +161,6 @@ struct table_rows {
 	size_t databases_capacity;
 };
 
-/* grow makes room for needed more pointers in *array (arena memory: the
- * old array is simply left behind). */
-static bool
-grow(struct family_context *context, void ***array, size_t count, size_t *capacity,
-    size_t needed)
-{
-	void **grown;
-	size_t wanted;
-
-	if (count + needed <= *capacity)
-		return true;
-	wanted = *capacity * 2 > count + needed ? *capacity * 2 : count + needed;
-	grown = pgf_arena_array(context->arena, wanted, sizeof(grown[0]));
-	if (grown == NULL)
-		return false;
-	if (count > 0)
-		memcpy(grown, *array, count * sizeof(grown[0]));
-	*array = grown;
-	*capacity = wanted;
-	return true;
-}
 
 /* trigger is autovacuum's start point: threshold + scale * reltuples, with
  * a never-analyzed table's reltuples (-1 since PG 14) counted as 0, as
@@ -255,7 +234,7 @@ read_database_row(struct family_context *context, Pgfleet__V1__TablesFamily *fam
 	if (result == NULL)
 		return;
 	if (PQntuples(result) != 1 ||
-	    !grow(context, (void ***) &rows->databases, rows->n_databases,
+	    !family_grow(context, &rows->databases, rows->n_databases,
 		&rows->databases_capacity, 1) ||
 	    (row = family_new_message(context,
 		 &pgfleet__v1__database_stats_reset__descriptor)) == NULL) {
@@ -301,7 +280,7 @@ read_tables(struct family_context *context, struct table_rows *rows,
 	tables = (Pgfleet__V1__TableStat **) family_rows(context, count,
 	    &pgfleet__v1__table_stat__descriptor);
 	if (tables == NULL ||
-	    !grow(context, (void ***) &rows->tables, rows->n_tables, &rows->tables_capacity,
+	    !family_grow(context, &rows->tables, rows->n_tables, &rows->tables_capacity,
 		count)) {
 		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, database,
 		    "could not read the tables: out of memory");
