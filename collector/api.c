@@ -82,12 +82,82 @@ handle_slow_queries(struct store *store, const Pgfleet__V1__Request *request,
 	response->slow_queries = answer;
 }
 
+/* Checks what every listing shares: the limit and the window. */
+static bool
+listing_ok(const Pgfleet__V1__Scope *scope, uint32_t limit, Pgfleet__V1__Response *response)
+{
+	if (limit > API_MAX_LIMIT) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "limit %u is larger than %d", limit, API_MAX_LIMIT);
+		return false;
+	}
+	if (scope != NULL && scope->until_us != 0 && scope->until_us <= scope->since_us) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "the window ends before it starts");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * LISTING_HANDLER defines handle_NAME for a listing question: checks, an
+ * answer message of type ANSWER (malloc'd, as store_answer_free expects),
+ * the store op NAME, and the response's member NAME.
+ */
+#define LISTING_HANDLER(name, ANSWER, answer_init, ANSWER_CASE)                         \
+	static void handle_##name(struct store *store, const Pgfleet__V1__Request *request, \
+	    Pgfleet__V1__Response *response)                                               \
+	{                                                                                  \
+		ANSWER *answer;                                                            \
+		char errbuf[512];                                                          \
+		int rv;                                                                    \
+		if (!listing_ok(request->name->scope, request->name->limit, response))    \
+			return;                                                            \
+		answer = malloc(sizeof(*answer));                                          \
+		if (answer == NULL) {                                                      \
+			answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_INTERNAL,     \
+			    "out of memory");                                              \
+			return;                                                            \
+		}                                                                          \
+		answer_init(answer);                                                       \
+		rv = store->ops->name(store, request->name, answer, errbuf, sizeof(errbuf)); \
+		if (rv != PGF_OK) {                                                        \
+			store_answer_free(&answer->base);                                  \
+			answer_error(response,                                             \
+			    rv == PGF_EUNAVAILABLE ? PGFLEET__V1__ERROR__CODE__CODE_UNAVAILABLE \
+						   : PGFLEET__V1__ERROR__CODE__CODE_INTERNAL,   \
+			    "%s: %s", #name, errbuf);                                      \
+			return;                                                            \
+		}                                                                          \
+		response->answer_case = ANSWER_CASE;                                       \
+		response->name = answer;                                                   \
+	}
+
+LISTING_HANDLER(fleet, Pgfleet__V1__Fleet, pgfleet__v1__fleet__init,
+    PGFLEET__V1__RESPONSE__ANSWER_FLEET)
+LISTING_HANDLER(activity, Pgfleet__V1__Activity, pgfleet__v1__activity__init,
+    PGFLEET__V1__RESPONSE__ANSWER_ACTIVITY)
+LISTING_HANDLER(replication, Pgfleet__V1__Replication, pgfleet__v1__replication__init,
+    PGFLEET__V1__RESPONSE__ANSWER_REPLICATION)
+LISTING_HANDLER(table_stats, Pgfleet__V1__TableStats, pgfleet__v1__table_stats__init,
+    PGFLEET__V1__RESPONSE__ANSWER_TABLE_STATS)
+LISTING_HANDLER(index_usage, Pgfleet__V1__IndexUsage, pgfleet__v1__index_usage__init,
+    PGFLEET__V1__RESPONSE__ANSWER_INDEX_USAGE)
+LISTING_HANDLER(bloat_stats, Pgfleet__V1__BloatStats, pgfleet__v1__bloat_stats__init,
+    PGFLEET__V1__RESPONSE__ANSWER_BLOAT_STATS)
+
 static const struct {
 	Pgfleet__V1__Request__QuestionCase question;
 	void (*handle)(struct store *store, const Pgfleet__V1__Request *request,
 	    Pgfleet__V1__Response *response);
 } handlers[] = {
 	{PGFLEET__V1__REQUEST__QUESTION_SLOW_QUERIES, handle_slow_queries},
+	{PGFLEET__V1__REQUEST__QUESTION_FLEET, handle_fleet},
+	{PGFLEET__V1__REQUEST__QUESTION_ACTIVITY, handle_activity},
+	{PGFLEET__V1__REQUEST__QUESTION_REPLICATION, handle_replication},
+	{PGFLEET__V1__REQUEST__QUESTION_TABLE_STATS, handle_table_stats},
+	{PGFLEET__V1__REQUEST__QUESTION_INDEX_USAGE, handle_index_usage},
+	{PGFLEET__V1__REQUEST__QUESTION_BLOAT_STATS, handle_bloat_stats},
 };
 
 void
@@ -136,7 +206,16 @@ api_response_fini(Pgfleet__V1__Response *response)
 		store_slow_queries_fini(response->slow_queries);
 		free(response->slow_queries);
 		break;
+	case PGFLEET__V1__RESPONSE__ANSWER__NOT_SET:
+		break;
 	default:
+		/* the listings' answers: the set member of the oneof */
+		for (unsigned i = 0; i < response->base.descriptor->n_fields; i++) {
+			const ProtobufCFieldDescriptor *field = &response->base.descriptor->fields[i];
+			if (field->id == (uint32_t) response->answer_case)
+				store_answer_free(*(ProtobufCMessage **) ((char *) response +
+				    field->offset));
+		}
 		break;
 	}
 	pgfleet__v1__response__init(response);

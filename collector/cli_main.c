@@ -57,6 +57,8 @@ struct cli_request {
 	/* storage the request points into */
 	Pgfleet__V1__Scope scope;
 	Pgfleet__V1__SlowQueriesRequest slow_queries;
+	/* a listing's question (malloc'd), when the command is one */
+	ProtobufCMessage *listing;
 };
 
 struct cli_command {
@@ -205,6 +207,84 @@ parse_slow_queries(int argc, char **argv, struct cli_request *request)
 	return 0;
 }
 
+/* The listings: every one takes the scope options and --limit, and its
+ * question is a message with `scope` and `limit` fields. */
+static const struct {
+	const char *name;
+	const ProtobufCMessageDescriptor *question;
+} listings[] = {
+	{"fleet", &pgfleet__v1__fleet_request__descriptor},
+	{"table-stats", &pgfleet__v1__table_stats_request__descriptor},
+	{"index-usage", &pgfleet__v1__index_usage_request__descriptor},
+	{"bloat-stats", &pgfleet__v1__bloat_stats_request__descriptor},
+	{"replication", &pgfleet__v1__replication_request__descriptor},
+	{"activity", &pgfleet__v1__activity_request__descriptor},
+};
+
+/* Sets the message field named name (a pointer or uint32) by descriptor. */
+static void
+set_field(ProtobufCMessage *message, const char *name, const void *value, size_t size)
+{
+	const ProtobufCFieldDescriptor *field =
+	    protobuf_c_message_descriptor_get_field_by_name(message->descriptor, name);
+	if (field != NULL)
+		memcpy((char *) message + field->offset, value, size);
+}
+
+static int
+parse_listing(int argc, char **argv, struct cli_request *request)
+{
+	static const struct option options[] = {
+		SCOPE_OPTIONS,
+		{"limit", required_argument, NULL, OPT_LIMIT},
+		{NULL, 0, NULL, 0},
+	};
+	const ProtobufCMessageDescriptor *question = NULL;
+	const ProtobufCFieldDescriptor *member;
+	Pgfleet__V1__Scope *scope = &request->scope;
+	uint32_t limit = 0;
+	int option;
+
+	for (size_t i = 0; i < sizeof(listings) / sizeof(listings[0]); i++) {
+		if (strcmp(argv[0], listings[i].name) == 0)
+			question = listings[i].question;
+	}
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int scoped = parse_scope_option(option, optarg, request);
+		unsigned long value;
+		if (scoped == 1)
+			continue;
+		if (scoped > 1)
+			return EXIT_USAGE;
+		if (option == OPT_LIMIT) {
+			if (!parse_unsigned(optarg, 10000, &value) || value == 0)
+				return usage_error("invalid --limit \"%s\" (expected 1 to 10000)", optarg);
+			limit = (uint32_t) value;
+			continue;
+		}
+		fprintf(stderr, "Try \"pgfleet --help\".\n");
+		return EXIT_USAGE;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	request->listing = malloc(question->sizeof_message);
+	if (request->listing == NULL)
+		return usage_error("%s", "out of memory");
+	protobuf_c_message_init(question, request->listing);
+	set_field(request->listing, "scope", &scope, sizeof(scope));
+	set_field(request->listing, "limit", &limit, sizeof(limit));
+	/* the Request's oneof member whose type is this question */
+	for (unsigned i = 0; i < request->request.base.descriptor->n_fields; i++) {
+		member = &request->request.base.descriptor->fields[i];
+		if (member->descriptor == question) {
+			request->request.question_case = (Pgfleet__V1__Request__QuestionCase) member->id;
+			memcpy((char *) &request->request + member->offset, &request->listing,
+			    sizeof(request->listing));
+		}
+	}
+	return 0;
+}
+
 static const struct cli_command commands[] = {
 	{"slow-queries",
 	    "slow-queries [--limit N] [--min-duration-ms MS] [--order total|mean|calls]\n"
@@ -212,6 +292,18 @@ static const struct cli_command commands[] = {
 	    "               [--since 1h] [--until TIME] [--json]\n"
 	    "      statements by time spent over the window (default: the last 24h)",
 	    parse_slow_queries},
+	{"fleet", "fleet [SCOPE]\n      clusters, instances, roles, versions, lag, last seen, health",
+	    parse_listing},
+	{"table-stats", "table-stats [SCOPE] [--limit N]\n      sizes, scans and writes of every table",
+	    parse_listing},
+	{"index-usage", "index-usage [SCOPE] [--limit N]\n      scans and size of every index, and which are unused",
+	    parse_listing},
+	{"bloat-stats", "bloat-stats [SCOPE] [--limit N]\n      dead tuples, estimated bloat, vacuum times, needs_vacuum",
+	    parse_listing},
+	{"replication", "replication [SCOPE]\n      replicas, lag in bytes and seconds, slots",
+	    parse_listing},
+	{"activity", "activity [SCOPE]\n      connections by state, long-running queries, blocking locks",
+	    parse_listing},
 };
 
 static void
@@ -220,7 +312,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "pgfleet asks a pgfleet collector about the fleet it watches.\n\n"
 	    "Usage: pgfleet [--collector ADDR] SUBCOMMAND [options]\n\n"
-	    "Subcommands:\n");
+	    "Subcommands (SCOPE: --instance NAME --cluster ID --database DB --since T --until T --json):\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s\n", commands[i].usage);
 	fprintf(out, "\nGlobal options (also PGFLEET_KEY in the environment):\n");
@@ -362,6 +454,7 @@ main(int argc, char **argv)
 		status = print_response(response, request.json);
 	if (response != NULL)
 		pgfleet__v1__response__free_unpacked(response, NULL);
+	free(request.listing);
 	pgf_cfg_free(cli_config_keys, &config);
 	return status;
 }

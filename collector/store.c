@@ -46,6 +46,15 @@ store_slow_queries(struct store *store, const Pgfleet__V1__SlowQueriesRequest *r
 }
 
 void
+store_answer_free(ProtobufCMessage *answer)
+{
+	/* every pointer in the answer is malloc'd: the unpacked-message free
+	 * walks the descriptor and frees exactly that */
+	if (answer != NULL)
+		protobuf_c_message_free_unpacked(answer, NULL);
+}
+
+void
 store_slow_queries_fini(Pgfleet__V1__SlowQueries *answer)
 {
 	for (size_t i = 0; i < answer->n_rows; i++) {

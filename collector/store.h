@@ -29,6 +29,21 @@ struct store_ops {
 	    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen);
 	int (*missing_texts)(struct store *store, const Pgfleet__V1__Report *report,
 	    int64_t **missing, size_t *count, char *errbuf, size_t errlen);
+	/* Listings: each fills answer->rows (the answer's own memory is
+	 * freed with protobuf_c_message_free_unpacked-compatible ownership:
+	 * every row and string malloc'd; see store_answer_free). */
+	int (*fleet)(struct store *store, const Pgfleet__V1__FleetRequest *request,
+	    Pgfleet__V1__Fleet *answer, char *errbuf, size_t errlen);
+	int (*activity)(struct store *store, const Pgfleet__V1__ActivityRequest *request,
+	    Pgfleet__V1__Activity *answer, char *errbuf, size_t errlen);
+	int (*replication)(struct store *store, const Pgfleet__V1__ReplicationRequest *request,
+	    Pgfleet__V1__Replication *answer, char *errbuf, size_t errlen);
+	int (*table_stats)(struct store *store, const Pgfleet__V1__TableStatsRequest *request,
+	    Pgfleet__V1__TableStats *answer, char *errbuf, size_t errlen);
+	int (*index_usage)(struct store *store, const Pgfleet__V1__IndexUsageRequest *request,
+	    Pgfleet__V1__IndexUsage *answer, char *errbuf, size_t errlen);
+	int (*bloat_stats)(struct store *store, const Pgfleet__V1__BloatStatsRequest *request,
+	    Pgfleet__V1__BloatStats *answer, char *errbuf, size_t errlen);
 	void (*close)(struct store *store);
 };
 
@@ -80,5 +95,13 @@ int store_slow_queries(struct store *store,
 
 /* store_slow_queries_fini frees the rows store_slow_queries made. */
 void store_slow_queries_fini(Pgfleet__V1__SlowQueries *answer);
+
+/*
+ * store_answer_free frees an answer message the listing ops made: the
+ * message, every submessage, string and bytes in it (all malloc'd, the
+ * same ownership as protobuf-c's unpacked messages, whose free function
+ * walks the descriptors). NULL is a no-op.
+ */
+void store_answer_free(ProtobufCMessage *answer);
 
 #endif

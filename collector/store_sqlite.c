@@ -11,6 +11,7 @@
  * newer collector is refused rather than guessed at.
  */
 #include "collector/store_sqlite.h"
+#include "collector/store_sqlite_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,12 +23,6 @@
 #include "common/log.h"
 #include "common/render.h"
 
-struct store_sqlite {
-	struct store base;
-	sqlite3 *db;
-	char *path;
-	bool read_only;
-};
 
 /* Migrations: entry i takes a store from version i to i + 1. */
 static const char *const migrations[] = {
@@ -92,6 +87,10 @@ static const char *const migrations[] = {
 	"  total_plan_time_ms REAL NOT NULL);"
 	"CREATE INDEX statement_stats_by_instance_time ON statement_stats (instance_id, ts_us);"
 	"CREATE INDEX statement_stats_by_time ON statement_stats (ts_us);",
+	/* 2: the fleet's live state (store_sqlite_fleet.c) */
+	store_sqlite_fleet_schema,
+	/* 3: tables, indexes and bloat (store_sqlite_tables.c) */
+	store_sqlite_tables_schema,
 };
 
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -99,8 +98,8 @@ _Static_assert(SCHEMA_VERSION == STORE_SQLITE_SCHEMA_VERSION,
     "STORE_SQLITE_SCHEMA_VERSION must match the migration list");
 
 /* Maps an SQLite result to the store's error codes. */
-static int
-store_error(sqlite3 *db, int rc, const char *what, char *errbuf, size_t errlen)
+int
+sqlite_store_error(sqlite3 *db, int rc, const char *what, char *errbuf, size_t errlen)
 {
 	snprintf(errbuf, errlen, "could not %s: %s", what,
 	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -109,12 +108,12 @@ store_error(sqlite3 *db, int rc, const char *what, char *errbuf, size_t errlen)
 	return PGF_ESTORE;
 }
 
-static int
-exec_sql(sqlite3 *db, const char *sql, const char *what, char *errbuf, size_t errlen)
+int
+sqlite_exec(sqlite3 *db, const char *sql, const char *what, char *errbuf, size_t errlen)
 {
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return store_error(db, rc, what, errbuf, errlen);
+		return sqlite_store_error(db, rc, what, errbuf, errlen);
 	return PGF_OK;
 }
 
@@ -129,7 +128,7 @@ read_schema_version(sqlite3 *db, int *version, char *errbuf, size_t errlen)
 		return PGF_OK;
 	}
 	sqlite3_finalize(stmt);
-	return store_error(db, rc, "read the schema version", errbuf, errlen);
+	return sqlite_store_error(db, rc, "read the schema version", errbuf, errlen);
 }
 
 static int
@@ -138,7 +137,7 @@ migrate(struct store_sqlite *store, char *errbuf, size_t errlen)
 	int version = 0;
 	int rv;
 
-	if ((rv = exec_sql(store->db, "BEGIN IMMEDIATE", "begin the migration", errbuf,
+	if ((rv = sqlite_exec(store->db, "BEGIN IMMEDIATE", "begin the migration", errbuf,
 		 errlen)) != PGF_OK)
 		return rv;
 	if ((rv = read_schema_version(store->db, &version, errbuf, errlen)) != PGF_OK)
@@ -152,16 +151,16 @@ migrate(struct store_sqlite *store, char *errbuf, size_t errlen)
 	}
 	for (; version < SCHEMA_VERSION; version++) {
 		char pragma[64];
-		if ((rv = exec_sql(store->db, migrations[version], "migrate the schema",
+		if ((rv = sqlite_exec(store->db, migrations[version], "migrate the schema",
 			 errbuf, errlen)) != PGF_OK)
 			goto fail;
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		if ((rv = exec_sql(store->db, pragma, "record the schema version", errbuf,
+		if ((rv = sqlite_exec(store->db, pragma, "record the schema version", errbuf,
 			 errlen)) != PGF_OK)
 			goto fail;
 		pgf_info("store \"%s\" migrated to schema version %d", store->path, version + 1);
 	}
-	return exec_sql(store->db, "COMMIT", "commit the migration", errbuf, errlen);
+	return sqlite_exec(store->db, "COMMIT", "commit the migration", errbuf, errlen);
 fail:
 	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 	return rv;
@@ -181,8 +180,8 @@ role_name(Pgfleet__V1__InstanceIdentity__Role role)
 }
 
 /* Binds text made valid UTF-8 (names and texts come from other hosts). */
-static int
-bind_clean_text(sqlite3_stmt *stmt, int index, const uint8_t *data, size_t len)
+int
+sqlite_bind_clean_text(sqlite3_stmt *stmt, int index, const uint8_t *data, size_t len)
 {
 	char *clean = pgf_text_clean(data, len);
 	if (clean == NULL)
@@ -190,15 +189,15 @@ bind_clean_text(sqlite3_stmt *stmt, int index, const uint8_t *data, size_t len)
 	return sqlite3_bind_text(stmt, index, clean, -1, free);
 }
 
-static int
-bind_clean_string(sqlite3_stmt *stmt, int index, const char *text)
+int
+sqlite_bind_clean_string(sqlite3_stmt *stmt, int index, const char *text)
 {
-	return bind_clean_text(stmt, index, (const uint8_t *) text, strlen(text));
+	return sqlite_bind_clean_text(stmt, index, (const uint8_t *) text, strlen(text));
 }
 
 /* Runs a prepared statement that returns no rows and finalizes it. */
-static int
-step_done(sqlite3_stmt *stmt)
+int
+sqlite_step_done(sqlite3_stmt *stmt)
 {
 	int rc = sqlite3_step(stmt);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -238,17 +237,17 @@ upsert_instance(struct store_sqlite *store, const Pgfleet__V1__Report *report,
 	    -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
-	if ((rc = bind_clean_string(stmt, 1, id->name)) != SQLITE_OK ||
-	    (rc = bind_clean_string(stmt, 2, id->system_identifier)) != SQLITE_OK ||
-	    (rc = bind_clean_string(stmt, 3, id->host)) != SQLITE_OK ||
+	if ((rc = sqlite_bind_clean_string(stmt, 1, id->name)) != SQLITE_OK ||
+	    (rc = sqlite_bind_clean_string(stmt, 2, id->system_identifier)) != SQLITE_OK ||
+	    (rc = sqlite_bind_clean_string(stmt, 3, id->host)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(stmt, 4, id->port)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(stmt, 5, id->server_version_num)) != SQLITE_OK ||
-	    (rc = bind_clean_string(stmt, 6, id->server_version)) != SQLITE_OK ||
+	    (rc = sqlite_bind_clean_string(stmt, 6, id->server_version)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(stmt, 7, role_name(id->role), -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = bind_clean_string(stmt, 8, report->agent_id)) != SQLITE_OK ||
-	    (rc = bind_clean_string(stmt, 9, report->agent_version)) != SQLITE_OK ||
+	    (rc = sqlite_bind_clean_string(stmt, 8, report->agent_id)) != SQLITE_OK ||
+	    (rc = sqlite_bind_clean_string(stmt, 9, report->agent_version)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(stmt, 10, received_at_us)) != SQLITE_OK ||
-	    (rc = bind_clean_string(stmt, 11, report->unreachable_reason)) != SQLITE_OK ||
+	    (rc = sqlite_bind_clean_string(stmt, 11, report->unreachable_reason)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int(stmt, 12, unreachable)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(stmt, 13, report->collected_at_us)) != SQLITE_OK)
 		goto done;
@@ -300,10 +299,10 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_bind_int64(stats, 3, family->interval_start_us);
 		sqlite3_bind_int64(stats, 4, d->queryid);
 		sqlite3_bind_int64(stats, 5, d->dbid);
-		if ((rc = bind_clean_string(stats, 6, d->datname)) != SQLITE_OK)
+		if ((rc = sqlite_bind_clean_string(stats, 6, d->datname)) != SQLITE_OK)
 			goto done;
 		sqlite3_bind_int64(stats, 7, d->userid);
-		if ((rc = bind_clean_string(stats, 8, d->username)) != SQLITE_OK)
+		if ((rc = sqlite_bind_clean_string(stats, 8, d->username)) != SQLITE_OK)
 			goto done;
 		sqlite3_bind_int(stats, 9, d->toplevel);
 		sqlite3_bind_int64(stats, 10, d->calls);
@@ -326,7 +325,7 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_bind_int64(stats, 27, d->local_blks_read);
 		sqlite3_bind_int64(stats, 28, d->local_blks_dirtied);
 		sqlite3_bind_int64(stats, 29, d->local_blks_written);
-		if ((rc = step_done(stats)) != SQLITE_OK)
+		if ((rc = sqlite_step_done(stats)) != SQLITE_OK)
 			goto done;
 		if (d->query.len == 0)
 			continue;
@@ -334,10 +333,10 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_clear_bindings(text);
 		sqlite3_bind_int64(text, 1, instance_id);
 		sqlite3_bind_int64(text, 2, d->queryid);
-		if ((rc = bind_clean_text(text, 3, d->query.data, d->query.len)) != SQLITE_OK)
+		if ((rc = sqlite_bind_clean_text(text, 3, d->query.data, d->query.len)) != SQLITE_OK)
 			goto done;
 		sqlite3_bind_int(text, 4, d->query_truncated);
-		if ((rc = step_done(text)) != SQLITE_OK)
+		if ((rc = sqlite_step_done(text)) != SQLITE_OK)
 			goto done;
 	}
 	rc = SQLITE_OK;
@@ -359,7 +358,7 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 	*duplicate = false;
 	rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return store_error(store->db, rc, "begin a transaction", errbuf, errlen);
+		return sqlite_store_error(store->db, rc, "begin a transaction", errbuf, errlen);
 	if ((rc = upsert_instance(store, report, received_at_us, &instance_id)) != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_prepare_v2(store->db,
@@ -375,16 +374,20 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 	sqlite3_bind_int64(stmt, 4, instance_id);
 	sqlite3_bind_int64(stmt, 5, report->collected_at_us);
 	sqlite3_bind_int64(stmt, 6, received_at_us);
-	if ((rc = step_done(stmt)) != SQLITE_OK)
+	if ((rc = sqlite_step_done(stmt)) != SQLITE_OK)
 		goto fail;
 	sqlite3_finalize(stmt);
 	stmt = NULL;
 	if (sqlite3_changes(store->db) == 0) {
 		/* stored before: only the instance's last-seen time moves */
 		*duplicate = true;
-	} else if (report->statements != NULL &&
-	    report->statements->status == PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_OK) {
-		if ((rc = insert_statements(store, instance_id, report->statements)) != SQLITE_OK)
+	} else {
+		if (report->statements != NULL &&
+		    report->statements->status == PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_OK &&
+		    (rc = insert_statements(store, instance_id, report->statements)) != SQLITE_OK)
+			goto fail;
+		if ((rc = store_sqlite_fleet_write(store, instance_id, report)) != SQLITE_OK ||
+		    (rc = store_sqlite_tables_write(store, instance_id, report)) != SQLITE_OK)
 			goto fail;
 	}
 	rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
@@ -394,7 +397,7 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 fail:
 	sqlite3_finalize(stmt);
 	{
-		int rv = store_error(store->db, rc, "store the report", errbuf, errlen);
+		int rv = sqlite_store_error(store->db, rc, "store the report", errbuf, errlen);
 		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 		return rv;
 	}
@@ -418,7 +421,7 @@ sqlite_missing_texts(struct store *base, const Pgfleet__V1__Report *report,
 	    " WHERE i.name = ?1 AND t.queryid = ?2",
 	    -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return store_error(store->db, rc, "look up query texts", errbuf, errlen);
+		return sqlite_store_error(store->db, rc, "look up query texts", errbuf, errlen);
 	for (size_t i = 0; i < family->n_statements; i++) {
 		const Pgfleet__V1__StatementDelta *d = family->statements[i];
 		bool listed = false;
@@ -447,7 +450,7 @@ sqlite_missing_texts(struct store *base, const Pgfleet__V1__Report *report,
 	return PGF_OK;
 fail:
 	{
-		int rv = store_error(store->db, rc, "look up query texts", errbuf, errlen);
+		int rv = sqlite_store_error(store->db, rc, "look up query texts", errbuf, errlen);
 		sqlite3_finalize(stmt);
 		free(*missing);
 		*missing = NULL;
@@ -456,8 +459,8 @@ fail:
 	}
 }
 
-static char *
-column_text(sqlite3_stmt *stmt, int column)
+char *
+sqlite_column_text(sqlite3_stmt *stmt, int column)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
 	return strdup(text != NULL ? (const char *) text : "");
@@ -505,7 +508,7 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 	    order);
 	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return store_error(store->db, rc, "prepare the slow-queries query", errbuf, errlen);
+		return sqlite_store_error(store->db, rc, "prepare the slow-queries query", errbuf, errlen);
 	sqlite3_bind_text(stmt, 1, scope != NULL ? scope->instance : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, scope != NULL ? scope->cluster : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, scope != NULL ? scope->database : "", -1, SQLITE_STATIC);
@@ -531,9 +534,9 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 			goto fail_memory;
 		pgfleet__v1__slow_query__init(row);
 		answer->rows[answer->n_rows++] = row;
-		row->instance = column_text(stmt, 0);
-		row->database = column_text(stmt, 1);
-		row->query = column_text(stmt, 8);
+		row->instance = sqlite_column_text(stmt, 0);
+		row->database = sqlite_column_text(stmt, 1);
+		row->query = sqlite_column_text(stmt, 8);
 		if (row->instance == NULL || row->database == NULL || row->query == NULL)
 			goto fail_memory;
 		row->queryid = sqlite3_column_int64(stmt, 2);
@@ -553,7 +556,7 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 		row->query_truncated = sqlite3_column_int(stmt, 9) != 0;
 	}
 	if (rc != SQLITE_DONE) {
-		int rv = store_error(store->db, rc, "read slow queries", errbuf, errlen);
+		int rv = sqlite_store_error(store->db, rc, "read slow queries", errbuf, errlen);
 		sqlite3_finalize(stmt);
 		store_slow_queries_fini(answer);
 		return rv;
@@ -581,6 +584,12 @@ static const struct store_ops sqlite_ops = {
 	.write_report = sqlite_write_report,
 	.slow_queries = sqlite_slow_queries,
 	.missing_texts = sqlite_missing_texts,
+	.fleet = store_sqlite_fleet,
+	.activity = store_sqlite_activity,
+	.replication = store_sqlite_replication,
+	.table_stats = store_sqlite_table_stats,
+	.index_usage = store_sqlite_index_usage,
+	.bloat_stats = store_sqlite_bloat_stats,
 	.close = sqlite_close,
 };
 
@@ -618,7 +627,7 @@ store_sqlite_open(const char *path, bool read_only, struct store **out, char *er
 	if (!read_only) {
 		/* WAL so readers never block the writer; FULL so an
 		 * acknowledged report survives a power cut */
-		if ((rv = exec_sql(store->db,
+		if ((rv = sqlite_exec(store->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 			 " PRAGMA foreign_keys = ON;",
 			 "set up the store", errbuf, errlen)) != PGF_OK)
