@@ -470,6 +470,12 @@ agent_make_report(struct agent *agent, bool everything, uint8_t **packed, size_t
 	report.instance = &agent->identity;
 	report.agent_version = PGFLEET_VERSION;
 	report.dropped_reports = agent->dropped_reports;
+	report.report_interval_ms = agent->config.interval;
+	for (size_t i = 0; agent_families[i] != NULL; i++) {
+		int64_t cadence = agent_families[i]->cadence_ms(&agent->config);
+		if (cadence < report.report_interval_ms)
+			report.report_interval_ms = cadence;
+	}
 	if (connected) {
 		/* role and version can change (failover, upgrade): refresh */
 		char errbuf[512];
