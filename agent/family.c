@@ -215,6 +215,27 @@ family_column(const PGresult *result, const char *name)
 	return PQfnumber(result, name);
 }
 
+PGresult *
+family_query_rows(struct family_context *context, struct pg_session *session,
+    const char *database, const char *what, const char *sql,
+    const ProtobufCMessageDescriptor *descriptor, void *rows_slot)
+{
+	PGresult *result = family_query(context, session, database, what, sql);
+	void **rows;
+
+	if (result == NULL)
+		return NULL;
+	rows = family_rows(context, (size_t) PQntuples(result), descriptor);
+	if (rows == NULL) {
+		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, database,
+		    "%s: out of memory", what);
+		PQclear(result);
+		return NULL;
+	}
+	memcpy(rows_slot, &rows, sizeof(rows));
+	return result;
+}
+
 bool
 family_grow(struct family_context *context, void *array_slot, size_t count,
     size_t *capacity, size_t needed)

@@ -131,6 +131,15 @@ int family_column(const PGresult *result, const char *name);
 void **family_rows(struct family_context *context, size_t count,
     const ProtobufCMessageDescriptor *descriptor);
 
+/* family_query_rows runs sql like family_query and allocates one
+ * initialised message of descriptor's type per result row; rows_slot is
+ * the address of the caller's array variable (e.g. Pgfleet__V1__Backend
+ * ***). Returns the result (caller PQclear) or NULL with a problem
+ * recorded (query failed, or out of memory). */
+PGresult *family_query_rows(struct family_context *context, struct pg_session *session,
+    const char *database, const char *what, const char *sql,
+    const ProtobufCMessageDescriptor *descriptor, void *rows_slot);
+
 /* family_grow makes room for needed more pointers in a growing array of
  * message pointers: array_slot is the address of the array variable (e.g.
  * &family->tables, of type Pgfleet__V1__TableStat ***), count the pointers

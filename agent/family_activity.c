@@ -206,21 +206,15 @@ static void
 collect_backends(struct family_context *context, const char *what, const char *sql,
     Pgfleet__V1__Backend ***backends, size_t *n_backends)
 {
-	PGresult *result = family_query(context, context->session, NULL, what, sql);
+	PGresult *result;
 	Pgfleet__V1__Backend **rows;
 	int count;
 
+	result = family_query_rows(context, context->session, NULL, what, sql,
+	    &pgfleet__v1__backend__descriptor, &rows);
 	if (result == NULL)
 		return;
 	count = PQntuples(result);
-	rows = (Pgfleet__V1__Backend **) family_rows(context, (size_t) count,
-	    &pgfleet__v1__backend__descriptor);
-	if (rows == NULL) {
-		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, NULL,
-		    "%s: out of memory", what);
-		PQclear(result);
-		return;
-	}
 	for (int i = 0; i < count; i++)
 		read_backend(context, result, i, rows[i]);
 	*backends = rows;
@@ -234,23 +228,16 @@ static int64_t
 collect_groups(struct family_context *context, Pgfleet__V1__ActivityFamily *family)
 {
 	const char *what = "could not read connections";
-	PGresult *result = family_query(context, context->session, NULL, what,
-	    activity_groups_sql);
+	PGresult *result;
 	Pgfleet__V1__ConnectionGroup **groups;
 	int64_t lock_waiting = 0;
 	int count;
 
+	result = family_query_rows(context, context->session, NULL, what, activity_groups_sql,
+	    &pgfleet__v1__connection_group__descriptor, &groups);
 	if (result == NULL)
 		return 0;
 	count = PQntuples(result);
-	groups = (Pgfleet__V1__ConnectionGroup **) family_rows(context, (size_t) count,
-	    &pgfleet__v1__connection_group__descriptor);
-	if (groups == NULL) {
-		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, NULL,
-		    "%s: out of memory", what);
-		PQclear(result);
-		return 0;
-	}
 	for (int i = 0; i < count; i++) {
 		Pgfleet__V1__ConnectionGroup *group = groups[i];
 		group->database = family_text(context, result, i, GROUP_DATABASE);
@@ -309,18 +296,11 @@ collect_blocking(struct family_context *context, Pgfleet__V1__ActivityFamily *fa
 		    "%s: query too long", what);
 		return;
 	}
-	result = family_query(context, context->session, NULL, what, sql);
+	result = family_query_rows(context, context->session, NULL, what, sql,
+	    &pgfleet__v1__blocking_pair__descriptor, &pairs);
 	if (result == NULL)
 		return;
 	count = PQntuples(result);
-	pairs = (Pgfleet__V1__BlockingPair **) family_rows(context, (size_t) count,
-	    &pgfleet__v1__blocking_pair__descriptor);
-	if (pairs == NULL) {
-		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, NULL,
-		    "%s: out of memory", what);
-		PQclear(result);
-		return;
-	}
 	for (int i = 0; i < count; i++) {
 		Pgfleet__V1__BlockingPair *pair = pairs[i];
 		pair->blocked_pid = (int32_t) family_int64(result, i, BLOCKING_BLOCKED_PID);

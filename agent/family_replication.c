@@ -157,22 +157,15 @@ static void
 read_replicas(struct family_context *context, Pgfleet__V1__ReplicationFamily *family)
 {
 	const char *what = "could not read pg_stat_replication";
-	PGresult *result =
-	    family_query(context, context->session, NULL, what, replication_replicas_sql);
+	PGresult *result;
 	Pgfleet__V1__ReplicaConnection **replicas;
 	int count;
 
+	result = family_query_rows(context, context->session, NULL, what, replication_replicas_sql,
+	    &pgfleet__v1__replica_connection__descriptor, &replicas);
 	if (result == NULL)
 		return;
 	count = PQntuples(result);
-	replicas = (Pgfleet__V1__ReplicaConnection **) family_rows(context, (size_t) count,
-	    &pgfleet__v1__replica_connection__descriptor);
-	if (replicas == NULL) {
-		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, NULL,
-		    "%s: out of memory", what);
-		PQclear(result);
-		return;
-	}
 	for (int i = 0; i < count; i++) {
 		Pgfleet__V1__ReplicaConnection *replica = replicas[i];
 		replica->pid = (int32_t) family_int64(result, i, REPLICA_PID);
@@ -202,22 +195,15 @@ static void
 read_slots(struct family_context *context, Pgfleet__V1__ReplicationFamily *family)
 {
 	const char *what = "could not read pg_replication_slots";
-	PGresult *result =
-	    family_query(context, context->session, NULL, what, replication_slots_sql);
+	PGresult *result;
 	Pgfleet__V1__ReplicationSlot **slots;
 	int count;
 
+	result = family_query_rows(context, context->session, NULL, what, replication_slots_sql,
+	    &pgfleet__v1__replication_slot__descriptor, &slots);
 	if (result == NULL)
 		return;
 	count = PQntuples(result);
-	slots = (Pgfleet__V1__ReplicationSlot **) family_rows(context, (size_t) count,
-	    &pgfleet__v1__replication_slot__descriptor);
-	if (slots == NULL) {
-		family_problem(context, PGFLEET__V1__FAMILY_PROBLEM__CODE__CODE_ERROR, NULL,
-		    "%s: out of memory", what);
-		PQclear(result);
-		return;
-	}
 	for (int i = 0; i < count; i++) {
 		Pgfleet__V1__ReplicationSlot *slot = slots[i];
 		slot->slot_name = family_text(context, result, i, SLOT_NAME);
