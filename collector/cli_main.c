@@ -90,6 +90,7 @@ enum {
 	OPT_LIMIT,
 	OPT_MIN_DURATION,
 	OPT_ORDER,
+	OPT_GROUP,
 };
 
 static int
@@ -154,6 +155,7 @@ parse_slow_queries(int argc, char **argv, struct cli_request *request)
 		{"limit", required_argument, NULL, OPT_LIMIT},
 		{"min-duration-ms", required_argument, NULL, OPT_MIN_DURATION},
 		{"order", required_argument, NULL, OPT_ORDER},
+		{"group", required_argument, NULL, OPT_GROUP},
 		{NULL, 0, NULL, 0},
 	};
 	Pgfleet__V1__SlowQueriesRequest *q = &request->slow_queries;
@@ -191,6 +193,17 @@ parse_slow_queries(int argc, char **argv, struct cli_request *request)
 				q->order = PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS;
 			else
 				return usage_error("invalid --order \"%s\" (expected total, mean or calls)",
+				    optarg);
+			break;
+		case OPT_GROUP:
+			if (strcmp(optarg, "instance") == 0)
+				q->group = PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_INSTANCE;
+			else if (strcmp(optarg, "cluster") == 0)
+				q->group = PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_CLUSTER;
+			else if (strcmp(optarg, "fleet") == 0)
+				q->group = PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_FLEET;
+			else
+				return usage_error("invalid --group \"%s\" (expected instance, cluster or fleet)",
 				    optarg);
 			break;
 		default:
@@ -288,6 +301,7 @@ parse_listing(int argc, char **argv, struct cli_request *request)
 static const struct cli_command commands[] = {
 	{"slow-queries",
 	    "slow-queries [--limit N] [--min-duration-ms MS] [--order total|mean|calls]\n"
+	    "               [--group instance|cluster|fleet]\n"
 	    "               [--instance NAME] [--cluster ID] [--database DB]\n"
 	    "               [--since 1h] [--until TIME] [--json]\n"
 	    "      statements by time spent over the window (default: the last 24h)",

@@ -62,6 +62,7 @@ store_slow_queries_fini(Pgfleet__V1__SlowQueries *answer)
 		free(row->query);
 		free(row->instance);
 		free(row->database);
+		free(row->cluster);
 		free(row);
 	}
 	free(answer->rows);

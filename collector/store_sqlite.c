@@ -12,6 +12,7 @@
  */
 #include "collector/store_sqlite.h"
 #include "collector/store_sqlite_internal.h"
+#include "collector/fingerprint.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ static const char *const migrations[] = {
 	"  queryid INTEGER NOT NULL,"
 	"  query TEXT NOT NULL,"
 	"  truncated INTEGER NOT NULL,"
+	"  fingerprint TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY (instance_id, queryid)) WITHOUT ROWID;"
 	"CREATE TABLE statement_stats ("
 	"  instance_id INTEGER NOT NULL REFERENCES instances,"
@@ -283,10 +285,11 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 	if (rc != SQLITE_OK)
 		goto done;
 	rc = sqlite3_prepare_v2(store->db,
-	    "INSERT INTO statement_texts (instance_id, queryid, query, truncated)"
-	    " VALUES (?1, ?2, ?3, ?4)"
+	    "INSERT INTO statement_texts (instance_id, queryid, query, truncated, fingerprint)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)"
 	    " ON CONFLICT (instance_id, queryid) DO UPDATE SET"
-	    " query = excluded.query, truncated = excluded.truncated",
+	    " query = excluded.query, truncated = excluded.truncated,"
+	    " fingerprint = excluded.fingerprint",
 	    -1, &text, NULL);
 	if (rc != SQLITE_OK)
 		goto done;
@@ -333,8 +336,19 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_clear_bindings(text);
 		sqlite3_bind_int64(text, 1, instance_id);
 		sqlite3_bind_int64(text, 2, d->queryid);
-		if ((rc = sqlite_bind_clean_text(text, 3, d->query.data, d->query.len)) != SQLITE_OK)
-			goto done;
+		{
+			/* the text as stored (valid UTF-8) is what is fingerprinted */
+			char fingerprint[FINGERPRINT_SIZE];
+			char *clean = pgf_text_clean(d->query.data, d->query.len);
+			if (clean == NULL) {
+				rc = SQLITE_NOMEM;
+				goto done;
+			}
+			statement_fingerprint(clean, d->query_truncated, d->queryid, fingerprint);
+			if ((rc = sqlite3_bind_text(text, 3, clean, -1, free)) != SQLITE_OK)
+				goto done;
+			sqlite3_bind_text(text, 5, fingerprint, -1, SQLITE_TRANSIENT);
+		}
 		sqlite3_bind_int(text, 4, d->query_truncated);
 		if ((rc = sqlite_step_done(text)) != SQLITE_OK)
 			goto done;
@@ -472,12 +486,13 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 {
 	static const char *const orders[] = {
 		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_TOTAL] = "total_ms DESC",
-		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_MEAN] = "total_ms / calls DESC",
-		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS] = "calls DESC",
+		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_MEAN] = "total_ms / total_calls DESC",
+		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS] = "total_calls DESC",
 	};
 	struct store_sqlite *store = (struct store_sqlite *) base;
 	const Pgfleet__V1__Scope *scope = request->scope;
 	const char *order = orders[0];
+	const char *group;
 	char sql[2048];
 	sqlite3_stmt *stmt = NULL;
 	size_t capacity = 0;
@@ -487,25 +502,33 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 	answer->n_rows = 0;
 	if ((unsigned) request->order < sizeof(orders) / sizeof(orders[0]))
 		order = orders[request->order];
+	switch (request->group) {
+	case PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_CLUSTER:
+		group = "i.system_identifier, s.dbid, s.queryid";
+		break;
+	case PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_FLEET:
+		group = "coalesce(nullif(t.fingerprint, ''), 'q:' || s.queryid)";
+		break;
+	default:
+		group = "s.instance_id, s.dbid, s.queryid";
+		break;
+	}
 	snprintf(sql, sizeof(sql),
-	    "WITH agg AS ("
-	    "  SELECT s.instance_id, s.dbid, s.queryid, max(s.datname) AS datname,"
-	    "   sum(s.calls) AS calls, sum(s.total_exec_time_ms) AS total_ms,"
-	    "   sum(s.sum_sq_exec_time_ms2) AS sum_sq, max(s.max_exec_time_ms) AS max_ms,"
-	    "   sum(s.rows) AS rows"
-	    "  FROM statement_stats s JOIN instances i USING (instance_id)"
-	    "  WHERE (?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
-	    "   AND (?3 = '' OR s.datname = ?3) AND (?4 = 0 OR s.ts_us >= ?4)"
-	    "   AND (?5 = 0 OR s.ts_us < ?5)"
-	    "  GROUP BY s.instance_id, s.dbid, s.queryid)"
-	    " SELECT i.name, agg.datname, agg.queryid, agg.calls, agg.total_ms, agg.sum_sq,"
-	    "  agg.max_ms, agg.rows, coalesce(t.query, ''), coalesce(t.truncated, 0)"
-	    " FROM agg JOIN instances i USING (instance_id)"
-	    " LEFT JOIN statement_texts t ON t.instance_id = agg.instance_id"
-	    "  AND t.queryid = agg.queryid"
-	    " WHERE agg.calls > 0 AND agg.total_ms / agg.calls >= ?6"
-	    " ORDER BY %s, i.name, agg.queryid LIMIT ?7",
-	    order);
+	    "SELECT group_concat(DISTINCT i.name), max(s.datname), min(s.queryid),"
+	    "  sum(s.calls) AS total_calls, sum(s.total_exec_time_ms) AS total_ms,"
+	    "  sum(s.sum_sq_exec_time_ms2), max(s.max_exec_time_ms), sum(s.rows),"
+	    "  coalesce(max(t.query), ''), coalesce(max(t.truncated), 0),"
+	    "  group_concat(DISTINCT i.system_identifier), count(DISTINCT s.instance_id)"
+	    " FROM statement_stats s JOIN instances i USING (instance_id)"
+	    " LEFT JOIN statement_texts t ON t.instance_id = s.instance_id"
+	    "  AND t.queryid = s.queryid"
+	    " WHERE (?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
+	    "  AND (?3 = '' OR s.datname = ?3) AND (?4 = 0 OR s.ts_us >= ?4)"
+	    "  AND (?5 = 0 OR s.ts_us < ?5)"
+	    " GROUP BY %s"
+	    " HAVING total_calls > 0 AND total_ms / total_calls >= ?6"
+	    " ORDER BY %s, 1, 3 LIMIT ?7",
+	    group, order);
 	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return sqlite_store_error(store->db, rc, "prepare the slow-queries query", errbuf, errlen);
@@ -537,7 +560,10 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 		row->instance = sqlite_column_text(stmt, 0);
 		row->database = sqlite_column_text(stmt, 1);
 		row->query = sqlite_column_text(stmt, 8);
-		if (row->instance == NULL || row->database == NULL || row->query == NULL)
+		row->cluster = sqlite_column_text(stmt, 10);
+		row->instances = sqlite3_column_int(stmt, 11);
+		if (row->instance == NULL || row->database == NULL || row->query == NULL ||
+		    row->cluster == NULL)
 			goto fail_memory;
 		row->queryid = sqlite3_column_int64(stmt, 2);
 		row->calls = sqlite3_column_int64(stmt, 3);

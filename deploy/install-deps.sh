@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake pkg-config
 	protobuf-c-compiler libprotobuf-c-dev libnng-dev libpq-dev libsqlite3-dev
-	libjansson-dev libsmartcols-dev libcmocka-dev
+	libjansson-dev libsmartcols-dev libcmocka-dev libpg-query-dev
 	postgresql-15 postgresql-client-15 pgbouncer
 	jq sqlite3 valgrind procps
 )

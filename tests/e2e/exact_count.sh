@@ -95,6 +95,19 @@ harness_wait_for "3 calls on the replica" 30 calls_are replica 3
 got=$(calls primary)
 [ "$got" = "$expected" ] || harness_fail "primary calls changed to $got after replica traffic"
 
+# cluster-wide, the statement's calls on the primary and the replica add up
+# exactly (one queryid in one cluster); fleet-wide by fingerprint, the same
+cluster_calls() {
+	pgfleet_cli slow-queries --json --limit 1000 --since 1h --group "$1" |
+		jq --arg m "$MARKER" '[.[] | select(.query | contains($m))] |
+			if length == 1 then .[0].calls else "rows: \(length)" end'
+}
+got=$(cluster_calls cluster)
+[ "$got" = $((expected + 3)) ] || harness_fail "cluster-wide calls $got, expected $((expected + 3))"
+got=$(cluster_calls fleet)
+[ "$got" = $((expected + 3)) ] || harness_fail "fleet-wide calls $got, expected $((expected + 3))"
+harness_log "cluster-wide and fleet-wide: $((expected + 3)) calls"
+
 # the table output names the columns of the guide
 pgfleet_cli slow-queries --instance primary >"$HARNESS_DIR/table.txt"
 for column in query calls total_seconds mean_seconds max_seconds stddev_seconds rows; do

@@ -590,6 +590,71 @@ test_duplicate_stored_once(void **state)
 	assert_int_equal(count_rows(f->path, "statement_stats"), 6);
 }
 
+/* slow_grouped runs store_slow_queries with a grouping, default order. */
+static void
+slow_grouped(struct store *store, Pgfleet__V1__SlowQueriesRequest__Group group,
+    Pgfleet__V1__SlowQueries *answer)
+{
+	Pgfleet__V1__SlowQueriesRequest request;
+	char errbuf[512] = "";
+
+	pgfleet__v1__slow_queries_request__init(&request);
+	request.group = group;
+	pgfleet__v1__slow_queries__init(answer);
+	if (store_slow_queries(store, &request, answer, errbuf, sizeof(errbuf)) != PGF_OK) {
+		print_error("store_slow_queries: %s\n", errbuf);
+		fail();
+	}
+}
+
+/* A cluster adds a queryid up over its primary and replica; the fleet adds
+ * the same statement up across clusters by its fingerprint, whatever its
+ * queryid and spelling there. */
+static void
+test_cluster_and_fleet_groups(void **state)
+{
+	static const char primary_text[] = "SELECT * FROM orders WHERE id = $1";
+	static const char other_text[] = "select *  from orders where id = $1";
+	static const double times[] = {10.0, 20.0, 30.0};
+	struct fixture *f = *state;
+	struct test_report r;
+	Pgfleet__V1__SlowQueries answer;
+	Pgfleet__V1__StatementDelta *d;
+
+	init_report(&r, "c1-primary", "111", "agent-p", 1, T1);
+	d = add_delta(&r, 500, "app", times, 3, 3);
+	set_text(d, primary_text, sizeof(primary_text) - 1, false);
+	write_report(f->store, &r, false);
+	init_report(&r, "c1-replica", "111", "agent-r", 1, T1);
+	d = add_delta(&r, 500, "app", times, 2, 2);
+	set_text(d, primary_text, sizeof(primary_text) - 1, false);
+	write_report(f->store, &r, false);
+	init_report(&r, "c2-primary", "222", "agent-q", 1, T1);
+	d = add_delta(&r, 900, "app", times, 1, 1);
+	set_text(d, other_text, sizeof(other_text) - 1, false);
+	write_report(f->store, &r, false);
+
+	slow_grouped(f->store, PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_INSTANCE, &answer);
+	assert_int_equal(answer.n_rows, 3);
+	store_slow_queries_fini(&answer);
+
+	slow_grouped(f->store, PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_CLUSTER, &answer);
+	assert_int_equal(answer.n_rows, 2);
+	assert_int_equal(answer.rows[0]->calls, 5);
+	assert_int_equal(answer.rows[0]->instances, 2);
+	assert_string_equal(answer.rows[0]->cluster, "111");
+	assert_near(answer.rows[0]->total_seconds, 0.09, 1e-9);
+	assert_int_equal(answer.rows[1]->calls, 1);
+	store_slow_queries_fini(&answer);
+
+	slow_grouped(f->store, PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_FLEET, &answer);
+	assert_int_equal(answer.n_rows, 1);
+	assert_int_equal(answer.rows[0]->calls, 6);
+	assert_int_equal(answer.rows[0]->instances, 3);
+	assert_near(answer.rows[0]->total_seconds, 0.1, 1e-9);
+	store_slow_queries_fini(&answer);
+}
+
 /* instance_role returns the stored role of instance name (malloc'd). */
 static char *
 instance_role(const char *path, const char *name)
@@ -772,6 +837,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_stored_once, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_only_ok_families_stored, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_older_report_keeps_identity, open_store, remove_dir),
+		cmocka_unit_test_setup_teardown(test_cluster_and_fleet_groups, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_reopen_and_read_only, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_read_only_missing, make_dir, remove_dir),
