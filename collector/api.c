@@ -146,6 +146,40 @@ LISTING_HANDLER(index_usage, Pgfleet__V1__IndexUsage, pgfleet__v1__index_usage__
 LISTING_HANDLER(bloat_stats, Pgfleet__V1__BloatStats, pgfleet__v1__bloat_stats__init,
     PGFLEET__V1__RESPONSE__ANSWER_BLOAT_STATS)
 
+static void
+handle_query_trend(struct store *store, const Pgfleet__V1__Request *request,
+    Pgfleet__V1__Response *response)
+{
+	const Pgfleet__V1__QueryTrendRequest *question = request->query_trend;
+	Pgfleet__V1__QueryTrend *answer;
+	char errbuf[512];
+	int rv;
+
+	if (!listing_ok(question->scope, 0, response))
+		return;
+	if (question->bucket_ms < 0) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "bucket_ms must be zero or more");
+		return;
+	}
+	answer = malloc(sizeof(*answer));
+	if (answer == NULL) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_INTERNAL, "out of memory");
+		return;
+	}
+	pgfleet__v1__query_trend__init(answer);
+	rv = store->ops->query_trend(store, question, answer, errbuf, sizeof(errbuf));
+	if (rv != PGF_OK) {
+		store_answer_free(&answer->base);
+		answer_error(response, rv == PGF_EINVAL ? PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST
+							: PGFLEET__V1__ERROR__CODE__CODE_INTERNAL,
+		    "query-trend: %s", errbuf);
+		return;
+	}
+	response->answer_case = PGFLEET__V1__RESPONSE__ANSWER_QUERY_TREND;
+	response->query_trend = answer;
+}
+
 static const struct {
 	Pgfleet__V1__Request__QuestionCase question;
 	void (*handle)(struct store *store, const Pgfleet__V1__Request *request,
@@ -158,6 +192,7 @@ static const struct {
 	{PGFLEET__V1__REQUEST__QUESTION_TABLE_STATS, handle_table_stats},
 	{PGFLEET__V1__REQUEST__QUESTION_INDEX_USAGE, handle_index_usage},
 	{PGFLEET__V1__REQUEST__QUESTION_BLOAT_STATS, handle_bloat_stats},
+	{PGFLEET__V1__REQUEST__QUESTION_QUERY_TREND, handle_query_trend},
 };
 
 void

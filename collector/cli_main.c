@@ -57,6 +57,7 @@ struct cli_request {
 	/* storage the request points into */
 	Pgfleet__V1__Scope scope;
 	Pgfleet__V1__SlowQueriesRequest slow_queries;
+	Pgfleet__V1__QueryTrendRequest query_trend;
 	/* a listing's question (malloc'd), when the command is one */
 	ProtobufCMessage *listing;
 };
@@ -91,6 +92,7 @@ enum {
 	OPT_MIN_DURATION,
 	OPT_ORDER,
 	OPT_GROUP,
+	OPT_BUCKET,
 };
 
 static int
@@ -298,6 +300,45 @@ parse_listing(int argc, char **argv, struct cli_request *request)
 	return 0;
 }
 
+static int
+parse_query_trend(int argc, char **argv, struct cli_request *request)
+{
+	static const struct option options[] = {
+		SCOPE_OPTIONS,
+		{"bucket", required_argument, NULL, OPT_BUCKET},
+		{NULL, 0, NULL, 0},
+	};
+	Pgfleet__V1__QueryTrendRequest *q = &request->query_trend;
+	char *end;
+	int option;
+
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int scoped = parse_scope_option(option, optarg, request);
+		if (scoped == 1)
+			continue;
+		if (scoped > 1)
+			return EXIT_USAGE;
+		if (option == OPT_BUCKET) {
+			if (!pgf_duration_parse(optarg, &q->bucket_ms) || q->bucket_ms < 60000)
+				return usage_error("invalid --bucket \"%s\" (expected a duration of 1m or more)",
+				    optarg);
+			continue;
+		}
+		fprintf(stderr, "Try \"pgfleet --help\".\n");
+		return EXIT_USAGE;
+	}
+	if (optind != argc - 1)
+		return usage_error("%s", "query-trend needs one QUERYID");
+	q->queryid = strtoll(argv[optind], &end, 10);
+	if (*end != '\0' || end == argv[optind])
+		return usage_error("invalid QUERYID \"%s\" (expected a number, as in slow-queries)",
+		    argv[optind]);
+	q->scope = &request->scope;
+	request->request.question_case = PGFLEET__V1__REQUEST__QUESTION_QUERY_TREND;
+	request->request.query_trend = q;
+	return 0;
+}
+
 static const struct cli_command commands[] = {
 	{"slow-queries",
 	    "slow-queries [--limit N] [--min-duration-ms MS] [--order total|mean|calls]\n"
@@ -306,6 +347,9 @@ static const struct cli_command commands[] = {
 	    "               [--since 1h] [--until TIME] [--json]\n"
 	    "      statements by time spent over the window (default: the last 24h)",
 	    parse_slow_queries},
+	{"query-trend", "query-trend QUERYID [SCOPE] [--bucket 1h]\n"
+	    "      calls, total and mean time per bucket (sized to the window), with sparklines",
+	    parse_query_trend},
 	{"fleet", "fleet [SCOPE]\n      clusters, instances, roles, versions, lag, last seen, health",
 	    parse_listing},
 	{"table-stats", "table-stats [SCOPE] [--limit N]\n      sizes, scans and writes of every table",
@@ -424,6 +468,7 @@ main(int argc, char **argv)
 	pgfleet__v1__request__init(&request.request);
 	pgfleet__v1__scope__init(&request.scope);
 	pgfleet__v1__slow_queries_request__init(&request.slow_queries);
+	pgfleet__v1__query_trend_request__init(&request.query_trend);
 
 	/* global --help/--version come before the subcommand */
 	for (int i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {

@@ -44,6 +44,8 @@ struct store_ops {
 	    Pgfleet__V1__IndexUsage *answer, char *errbuf, size_t errlen);
 	int (*bloat_stats)(struct store *store, const Pgfleet__V1__BloatStatsRequest *request,
 	    Pgfleet__V1__BloatStats *answer, char *errbuf, size_t errlen);
+	int (*query_trend)(struct store *store, const Pgfleet__V1__QueryTrendRequest *request,
+	    Pgfleet__V1__QueryTrend *answer, char *errbuf, size_t errlen);
 	void (*close)(struct store *store);
 };
 

@@ -18,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
 #include "common/log.h"
 #include "common/render.h"
+#include "common/sparkline.h"
+#include "common/timeutil.h"
 
 
 /* Migrations: entry i takes a store from version i to i + 1. */
@@ -597,6 +600,143 @@ fail_memory:
 	return PGF_ENOMEM;
 }
 
+/* Bucket widths a trend may use: the smallest that gives at most 30
+ * buckets over the window. */
+static int64_t
+trend_bucket_ms(int64_t window_ms)
+{
+	static const int64_t widths[] = {60000, 300000, 900000, 3600000, 10800000,
+	    21600000, 43200000, 86400000, 604800000};
+	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
+		if (window_ms / widths[i] <= 30)
+			return widths[i];
+	}
+	return widths[sizeof(widths) / sizeof(widths[0]) - 1];
+}
+
+static int
+sqlite_query_trend(struct store *base, const Pgfleet__V1__QueryTrendRequest *request,
+    Pgfleet__V1__QueryTrend *answer, char *errbuf, size_t errlen)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	const Pgfleet__V1__Scope *scope = request->scope;
+	int64_t until_us = scope != NULL && scope->until_us != 0 ? scope->until_us : pgf_time_now_us();
+	int64_t since_us = scope != NULL && scope->since_us != 0 ? scope->since_us
+								  : until_us - 86400LL * 1000000;
+	int64_t bucket_us;
+	size_t count;
+	double *means = NULL;
+	double *calls = NULL;
+	bool *present = NULL;
+	sqlite3_stmt *stmt = NULL;
+	char width[32];
+	int rv = PGF_ENOMEM;
+	int rc;
+
+	bucket_us = (request->bucket_ms > 0 ? request->bucket_ms
+					     : trend_bucket_ms((until_us - since_us) / 1000)) * 1000;
+	/* buckets start on whole multiples of their width (UTC) */
+	since_us -= since_us % bucket_us;
+	count = (size_t) ((until_us - since_us + bucket_us - 1) / bucket_us);
+	if (count == 0 || count > 10000) {
+		snprintf(errbuf, errlen, "the window holds %zu buckets: choose between 1 and 10000",
+		    count);
+		return PGF_EINVAL;
+	}
+	answer->rows = calloc(count, sizeof(answer->rows[0]));
+	means = calloc(count, sizeof(means[0]));
+	calls = calloc(count, sizeof(calls[0]));
+	present = calloc(count, sizeof(present[0]));
+	if (answer->rows == NULL || means == NULL || calls == NULL || present == NULL)
+		goto done;
+	for (size_t i = 0; i < count; i++) {
+		Pgfleet__V1__QueryTrendPoint *point = malloc(sizeof(*point));
+		char stamp[32];
+		time_t seconds;
+		struct tm tm;
+		if (point == NULL)
+			goto done;
+		pgfleet__v1__query_trend_point__init(point);
+		answer->rows[answer->n_rows++] = point;
+		point->bucket_start_us = since_us + (int64_t) i * bucket_us;
+		seconds = (time_t) (point->bucket_start_us / 1000000);
+		gmtime_r(&seconds, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+		point->bucket = strdup(stamp);
+		if (point->bucket == NULL)
+			goto done;
+	}
+	rc = sqlite3_prepare_v2(store->db,
+	    "SELECT (s.ts_us - ?1) / ?2, sum(s.calls), sum(s.total_exec_time_ms), sum(s.rows)"
+	    " FROM statement_stats s JOIN instances i USING (instance_id)"
+	    " WHERE s.queryid = ?3 AND s.ts_us >= ?1 AND s.ts_us < ?4"
+	    "  AND (?5 = '' OR i.name = ?5) AND (?6 = '' OR i.system_identifier = ?6)"
+	    "  AND (?7 = '' OR s.datname = ?7)"
+	    " GROUP BY 1 ORDER BY 1",
+	    -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		rv = sqlite_store_error(store->db, rc, "read the trend", errbuf, errlen);
+		goto done;
+	}
+	sqlite3_bind_int64(stmt, 1, since_us);
+	sqlite3_bind_int64(stmt, 2, bucket_us);
+	sqlite3_bind_int64(stmt, 3, request->queryid);
+	sqlite3_bind_int64(stmt, 4, until_us);
+	sqlite3_bind_text(stmt, 5, scope != NULL ? scope->instance : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, scope != NULL ? scope->cluster : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 7, scope != NULL ? scope->database : "", -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t bucket = sqlite3_column_int64(stmt, 0);
+		Pgfleet__V1__QueryTrendPoint *point;
+		if (bucket < 0 || (size_t) bucket >= count)
+			continue;
+		point = answer->rows[bucket];
+		point->calls = sqlite3_column_int64(stmt, 1);
+		point->total_seconds = sqlite3_column_double(stmt, 2) / 1000.0;
+		point->rows = sqlite3_column_int64(stmt, 3);
+		point->mean_seconds = point->calls > 0 ? point->total_seconds / (double) point->calls : 0.0;
+		present[bucket] = point->calls > 0;
+		means[bucket] = point->mean_seconds;
+		calls[bucket] = (double) point->calls;
+	}
+	if (rc != SQLITE_DONE) {
+		rv = sqlite_store_error(store->db, rc, "read the trend", errbuf, errlen);
+		goto done;
+	}
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	/* the text, from any instance that sent it */
+	rc = sqlite3_prepare_v2(store->db,
+	    "SELECT query FROM statement_texts WHERE queryid = ?1 LIMIT 1", -1, &stmt, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(stmt, 1, request->queryid);
+		if (sqlite3_step(stmt) == SQLITE_ROW)
+			answer->query = sqlite_column_text(stmt, 0);
+	}
+	{
+		/* 3 bytes of UTF-8 per bucket */
+		size_t size = count * 3 + 1;
+		answer->mean_sparkline = malloc(size);
+		answer->calls_sparkline = malloc(size);
+		if (answer->mean_sparkline == NULL || answer->calls_sparkline == NULL)
+			goto done;
+		pgf_sparkline(means, present, count, answer->mean_sparkline, size);
+		pgf_sparkline(calls, present, count, answer->calls_sparkline, size);
+	}
+	answer->bucket_width = strdup(pgf_duration_format(bucket_us / 1000, width, sizeof(width)));
+	if (answer->bucket_width == NULL)
+		goto done;
+	rv = PGF_OK;
+done:
+	if (rv == PGF_ENOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+	sqlite3_finalize(stmt);
+	free(means);
+	free(calls);
+	free(present);
+	return rv;
+}
+
 static void
 sqlite_close(struct store *base)
 {
@@ -616,6 +756,7 @@ static const struct store_ops sqlite_ops = {
 	.table_stats = store_sqlite_table_stats,
 	.index_usage = store_sqlite_index_usage,
 	.bloat_stats = store_sqlite_bloat_stats,
+	.query_trend = sqlite_query_trend,
 	.close = sqlite_close,
 };
 

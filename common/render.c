@@ -843,6 +843,27 @@ set_terminal(struct libscols_table *tb, FILE *out)
 	return 0;
 }
 
+/* print_scalars prints an answer's non-empty string fields besides its
+ * rows (a trend's sparkline, say) as "name: value" lines under the table. */
+static int
+print_scalars(const ProtobufCMessage *message, FILE *out)
+{
+	const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+	for (unsigned i = 0; i < descriptor->n_fields; i++) {
+		const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
+		const char *text;
+		if (field->type != PROTOBUF_C_TYPE_STRING ||
+		    field->label == PROTOBUF_C_LABEL_REPEATED)
+			continue;
+		text = *(const char *const *) ((const char *) message + field->offset);
+		if (text == NULL || text[0] == '\0')
+			continue;
+		if (fprintf(out, "%s: %s\n", field->name, text) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 pgf_render_table(const ProtobufCMessage *message, FILE *out)
 {
@@ -876,6 +897,8 @@ pgf_render_table(const ProtobufCMessage *message, FILE *out)
 		    n_rows == 1 ? "" : "s") < 0)
 			goto fail;
 	}
+	if (rows != NULL && print_scalars(message, out) != 0)
+		goto fail;
 	if (fflush(out) != 0 || ferror(out))
 		goto fail;
 	rc = 0;

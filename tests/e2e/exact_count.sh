@@ -108,6 +108,19 @@ got=$(cluster_calls fleet)
 [ "$got" = $((expected + 3)) ] || harness_fail "fleet-wide calls $got, expected $((expected + 3))"
 harness_log "cluster-wide and fleet-wide: $((expected + 3)) calls"
 
+# the statement's trend adds up to the same calls, bucket by bucket
+# (from the server: jq 1.6 reads JSON numbers as doubles, which cannot hold
+# every 64-bit queryid)
+queryid=$(harness_psql "$PRIMARY_PORT" -tAc \
+	"SELECT queryid FROM pg_stat_statements WHERE query LIKE '%$MARKER%' LIMIT 1")
+got=$(pgfleet_cli query-trend "$queryid" --json --since 1h --instance primary | jq '[.[].calls] | add')
+[ "$got" = "$expected" ] || harness_fail "query-trend adds up to $got calls, expected $expected"
+got=$(pgfleet_cli query-trend "$queryid" --json --since 1h --bucket 1m | jq '[.[].calls] | add')
+[ "$got" = $((expected + 3)) ] || harness_fail "query-trend over the cluster: $got, expected $((expected + 3))"
+pgfleet_cli query-trend "$queryid" --since 1h >"$HARNESS_DIR/trend.txt"
+grep -q "mean_sparkline: " "$HARNESS_DIR/trend.txt" || harness_fail "query-trend printed no sparkline"
+harness_log "query-trend: $expected calls on the primary, $((expected + 3)) in the cluster"
+
 # the table output names the columns of the guide
 pgfleet_cli slow-queries --instance primary >"$HARNESS_DIR/table.txt"
 for column in query calls total_seconds mean_seconds max_seconds stddev_seconds rows; do

@@ -116,12 +116,13 @@ test_json_slow_query_fields(void **state)
 	    "\"total_seconds\":45.67,\"mean_seconds\":0.037,"
 	    "\"max_seconds\":0.0,\"stddev_seconds\":0.0,\"rows\":0,"
 	    "\"instance\":\"db1:5432\",\"database\":\"\","
-	    "\"queryid\":-1234567890123456789,\"query_truncated\":false}");
+	    "\"queryid\":-1234567890123456789,\"query_truncated\":false,"
+	    "\"cluster\":\"\",\"instances\":0}");
 	free(text);
 
 	json = pgf_render_json(&row.base);
 	assert_non_null(json);
-	assert_int_equal(json_object_size(json), 11);
+	assert_int_equal(json_object_size(json), 13);
 	assert_true(json_integer_value(json_object_get(json, "calls")) ==
 	    INT64_MAX);
 	assert_true(json_integer_value(json_object_get(json, "queryid")) ==
@@ -345,7 +346,9 @@ test_json_print(void **state)
 	    "    \"instance\": \"\",\n"
 	    "    \"database\": \"\",\n"
 	    "    \"queryid\": 0,\n"
-	    "    \"query_truncated\": false\n"
+	    "    \"query_truncated\": false,\n"
+	    "    \"cluster\": \"\",\n"
+	    "    \"instances\": 0\n"
 	    "  }\n"
 	    "]\n");
 	free(text);
@@ -513,7 +516,7 @@ test_table_terminal_truncates(void **state)
 	Pgfleet__V1__SlowQuery row2 = PGFLEET__V1__SLOW_QUERY__INIT;
 	Pgfleet__V1__SlowQuery *rows[] = {&row1, &row2};
 	Pgfleet__V1__SlowQueries answer = PGFLEET__V1__SLOW_QUERIES__INIT;
-	struct winsize ws = {.ws_row = 24, .ws_col = 160};
+	struct winsize ws = {.ws_row = 24, .ws_col = 200};
 	char *query = long_query(500);
 	struct termios tio;
 	char buf[8192];
@@ -560,7 +563,7 @@ test_table_terminal_truncates(void **state)
 		line = end + 1;
 	}
 	assert_int_equal(lines, 3);
-	assert_true(width <= 160);
+	assert_true(width <= 200);
 	assert_non_null(strstr(buf, "SELECT id, name"));
 	assert_null(strstr(buf, "Z "));
 	assert_non_null(strstr(buf, " 45.67 "));
