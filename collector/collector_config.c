@@ -22,5 +22,13 @@ const struct pgf_cfg_key collector_config_keys[] = {
 	    "debug, info, warning or error"},
 	{"max_report_bytes", PGF_CFG_INT, KEY(max_report_bytes), "16777216", 65536,
 	    268435456, NULL, false, "largest report accepted from an agent, in bytes"},
+	{"raw_retention", PGF_CFG_DURATION, KEY(raw_retention), "7d", 3600000,
+	    31536000000LL, NULL, true, "keep per-interval statement rows this long"},
+	{"hourly_retention", PGF_CFG_DURATION, KEY(hourly_retention), "90d", 86400000,
+	    315360000000LL, NULL, true, "keep hourly statement sums this long"},
+	{"daily_retention", PGF_CFG_DURATION, KEY(daily_retention), "365d", 86400000,
+	    3153600000000LL, NULL, true, "keep daily statement sums this long"},
+	{"maintenance_interval", PGF_CFG_DURATION, KEY(maintenance_interval), "60s", 1000,
+	    86400000, NULL, true, "how often rollups and retention run between reports"},
 	{NULL, 0, 0, NULL, 0, 0, NULL, false, NULL},
 };

@@ -18,6 +18,12 @@ struct collector_config {
 	char *log_level;
 	/* Largest report accepted, bytes (NNG_OPT_RECVMAXSZ). */
 	long long max_report_bytes;
+	/* How long raw, hourly and daily statement history is kept, ms. */
+	int64_t raw_retention;
+	int64_t hourly_retention;
+	int64_t daily_retention;
+	/* How often rollups and retention run between reports, ms. */
+	int64_t maintenance_interval;
 };
 
 extern const struct pgf_cfg_key collector_config_keys[];

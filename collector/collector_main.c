@@ -91,18 +91,45 @@ listen_all(nng_socket *socket, const char *addresses, size_t max_bytes,
 	return PGF_OK;
 }
 
+/* Runs rollups and retention in bounded steps while no report waits; a
+ * step is short, so an agent's report waits at most one step. */
+static void
+maintain_store(struct collector *collector, int64_t *next_ms)
+{
+	struct store_retention retention = {
+		.raw_us = collector->config.raw_retention * 1000,
+		.hourly_us = collector->config.hourly_retention * 1000,
+		.daily_us = collector->config.daily_retention * 1000,
+	};
+	char errbuf[512];
+	bool more = false;
+
+	if (pgf_monotonic_ms() < *next_ms)
+		return;
+	if (store_maintain(collector->writer, pgf_time_now_us(), &retention, &more, errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		pgf_warning("%s", errbuf);
+		more = false;
+	}
+	/* with work left, the next idle moment continues it */
+	*next_ms = pgf_monotonic_ms() + (more ? 0 : collector->config.maintenance_interval);
+}
+
 static void *
 ingest_thread(void *arg)
 {
 	struct collector *collector = arg;
+	int64_t next_maintenance_ms = 0;
 
 	while (!stop_requested) {
 		Pgfleet__V1__Ack ack;
 		nng_msg *msg = NULL;
 		int rv = nng_recvmsg(collector->ingest_socket, &msg, 0);
 
-		if (rv == NNG_ETIMEDOUT)
+		if (rv == NNG_ETIMEDOUT) {
+			maintain_store(collector, &next_maintenance_ms);
 			continue;
+		}
 		if (rv != 0) {
 			if (rv == NNG_ECLOSED)
 				break;
@@ -116,6 +143,8 @@ ingest_thread(void *arg)
 			pgf_warning("could not send an ack to agent=%s: %s", ack.agent_id,
 			    pgf_error_text(rv));
 		ingest_ack_fini(&ack);
+		/* a collector that is never idle still maintains its store */
+		maintain_store(collector, &next_maintenance_ms);
 	}
 	return NULL;
 }

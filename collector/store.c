@@ -45,6 +45,13 @@ store_slow_queries(struct store *store, const Pgfleet__V1__SlowQueriesRequest *r
 	return store->ops->slow_queries(store, request, answer, errbuf, errlen);
 }
 
+int
+store_maintain(struct store *store, int64_t now_us, const struct store_retention *retention,
+    bool *more, char *errbuf, size_t errlen)
+{
+	return store->ops->maintain(store, now_us, retention, more, errbuf, errlen);
+}
+
 void
 store_answer_free(ProtobufCMessage *answer)
 {

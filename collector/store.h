@@ -20,6 +20,13 @@
 
 struct store;
 
+/* How long each level of statement history is kept, µs. */
+struct store_retention {
+	int64_t raw_us;
+	int64_t hourly_us;
+	int64_t daily_us;
+};
+
 /* The operations a backend provides; see the wrappers below. */
 struct store_ops {
 	int (*write_report)(struct store *store, const Pgfleet__V1__Report *report,
@@ -46,6 +53,8 @@ struct store_ops {
 	    Pgfleet__V1__BloatStats *answer, char *errbuf, size_t errlen);
 	int (*query_trend)(struct store *store, const Pgfleet__V1__QueryTrendRequest *request,
 	    Pgfleet__V1__QueryTrend *answer, char *errbuf, size_t errlen);
+	int (*maintain)(struct store *store, int64_t now_us,
+	    const struct store_retention *retention, bool *more, char *errbuf, size_t errlen);
 	void (*close)(struct store *store);
 };
 
@@ -94,6 +103,16 @@ int store_missing_texts(struct store *store, const Pgfleet__V1__Report *report,
 int store_slow_queries(struct store *store,
     const Pgfleet__V1__SlowQueriesRequest *request,
     Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen) PGF_MUST_CHECK;
+
+/*
+ * store_maintain does one bounded step of rollups (raw -> hourly -> daily)
+ * and retention, as of now_us; *more says there is work left (call again
+ * soon). Writer handles only. Never loses a sum: only rows a coarser level
+ * already holds are deleted.
+ */
+int store_maintain(struct store *store, int64_t now_us,
+    const struct store_retention *retention, bool *more, char *errbuf, size_t errlen)
+	PGF_MUST_CHECK;
 
 /* store_slow_queries_fini frees the rows store_slow_queries made. */
 void store_slow_queries_fini(Pgfleet__V1__SlowQueries *answer);

@@ -96,6 +96,8 @@ static const char *const migrations[] = {
 	store_sqlite_fleet_schema,
 	/* 3: tables, indexes and bloat (store_sqlite_tables.c) */
 	store_sqlite_tables_schema,
+	/* 4: hourly and daily rollups (store_sqlite_rollup.c) */
+	store_sqlite_rollup_schema,
 };
 
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -356,7 +358,7 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 		if ((rc = sqlite_step_done(text)) != SQLITE_OK)
 			goto done;
 	}
-	rc = SQLITE_OK;
+	rc = store_sqlite_rollup_late(store, instance_id, family);
 done:
 	sqlite3_finalize(stats);
 	sqlite3_finalize(text);
@@ -496,7 +498,7 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 	const Pgfleet__V1__Scope *scope = request->scope;
 	const char *order = orders[0];
 	const char *group;
-	char sql[2048];
+	char sql[4096];
 	sqlite3_stmt *stmt = NULL;
 	size_t capacity = 0;
 	int rc;
@@ -522,7 +524,7 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 	    "  sum(s.sum_sq_exec_time_ms2), max(s.max_exec_time_ms), sum(s.rows),"
 	    "  coalesce(max(t.query), ''), coalesce(max(t.truncated), 0),"
 	    "  group_concat(DISTINCT i.system_identifier), count(DISTINCT s.instance_id)"
-	    " FROM statement_stats s JOIN instances i USING (instance_id)"
+	    " FROM %s s JOIN instances i USING (instance_id)"
 	    " LEFT JOIN statement_texts t ON t.instance_id = s.instance_id"
 	    "  AND t.queryid = s.queryid"
 	    " WHERE (?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
@@ -531,7 +533,7 @@ sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *r
 	    " GROUP BY %s"
 	    " HAVING total_calls > 0 AND total_ms / total_calls >= ?6"
 	    " ORDER BY %s, 1, 3 LIMIT ?7",
-	    group, order);
+	    store_sqlite_statement_source, group, order);
 	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return sqlite_store_error(store->db, rc, "prepare the slow-queries query", errbuf, errlen);
@@ -630,6 +632,7 @@ sqlite_query_trend(struct store *base, const Pgfleet__V1__QueryTrendRequest *req
 	bool *present = NULL;
 	sqlite3_stmt *stmt = NULL;
 	char width[32];
+	char sql[4096];
 	int rv = PGF_ENOMEM;
 	int rc;
 
@@ -666,14 +669,15 @@ sqlite_query_trend(struct store *base, const Pgfleet__V1__QueryTrendRequest *req
 		if (point->bucket == NULL)
 			goto done;
 	}
-	rc = sqlite3_prepare_v2(store->db,
+	snprintf(sql, sizeof(sql),
 	    "SELECT (s.ts_us - ?1) / ?2, sum(s.calls), sum(s.total_exec_time_ms), sum(s.rows)"
-	    " FROM statement_stats s JOIN instances i USING (instance_id)"
+	    " FROM %s s JOIN instances i USING (instance_id)"
 	    " WHERE s.queryid = ?3 AND s.ts_us >= ?1 AND s.ts_us < ?4"
 	    "  AND (?5 = '' OR i.name = ?5) AND (?6 = '' OR i.system_identifier = ?6)"
 	    "  AND (?7 = '' OR s.datname = ?7)"
 	    " GROUP BY 1 ORDER BY 1",
-	    -1, &stmt, NULL);
+	    store_sqlite_statement_source);
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK) {
 		rv = sqlite_store_error(store->db, rc, "read the trend", errbuf, errlen);
 		goto done;
@@ -757,6 +761,7 @@ static const struct store_ops sqlite_ops = {
 	.index_usage = store_sqlite_index_usage,
 	.bloat_stats = store_sqlite_bloat_stats,
 	.query_trend = sqlite_query_trend,
+	.maintain = store_sqlite_maintain,
 	.close = sqlite_close,
 };
 

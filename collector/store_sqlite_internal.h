@@ -44,9 +44,24 @@ int sqlite_step_done(sqlite3_stmt *stmt);
  * NULL when out of memory. */
 char *sqlite_column_text(sqlite3_stmt *stmt, int column);
 
-/* Schema steps of the modules (migrations 2 and 3). */
+/* Schema steps of the modules (migrations 2, 3 and 4). */
 extern const char store_sqlite_fleet_schema[];
 extern const char store_sqlite_tables_schema[];
+extern const char store_sqlite_rollup_schema[];
+
+/* The statement history questions read, as a subquery with the columns
+ * instance_id, ts_us, dbid, datname, queryid, calls, total_exec_time_ms,
+ * sum_sq_exec_time_ms2, max_exec_time_ms, rows: raw, hourly and daily rows
+ * each counted once (store_sqlite_rollup.c). */
+extern const char store_sqlite_statement_source[];
+
+/* store_sqlite_rollup_late adds a late statements family (a time already
+ * rolled up) to the rollups, inside the report's transaction. */
+int store_sqlite_rollup_late(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__StatementsFamily *family);
+
+int store_sqlite_maintain(struct store *store, int64_t now_us,
+    const struct store_retention *retention, bool *more, char *errbuf, size_t errlen);
 
 /* Write hooks, called inside the report's transaction for a report stored
  * for the first time; SQLITE_OK or the error (the transaction is then

@@ -1,0 +1,317 @@
+/*
+ * store_sqlite_rollup.c - months of statement history in one SQLite file:
+ * hourly and daily rollups, and retention.
+ *
+ * Raw per-interval rows are kept `raw_retention` (7 days by default),
+ * hourly sums `hourly_retention` (90 days), daily sums `daily_retention`
+ * (a year). Two watermarks in rollup_state say how far each rollup has
+ * gone: every raw row before the hourly watermark is in the hourly table,
+ * every hourly row before the daily watermark is in the daily table. So
+ * the statements a question reads (store_sqlite_statement_source) are raw
+ * rows after the hourly watermark, hourly rows between the two, and daily
+ * rows before the daily one: every interval counted exactly once, whatever
+ * has been pruned. A late report (an agent's backlog) for a time already
+ * rolled up is added to the rollups as it is stored.
+ *
+ * Maintenance is incremental: each call rolls up at most a day of raw rows
+ * and deletes at most a bounded number of rows, so the ingest thread that
+ * runs it between reports never stalls for long.
+ */
+#include "collector/store_sqlite_internal.h"
+
+#include <stdio.h>
+
+#define HOUR_US (3600LL * 1000000)
+#define DAY_US (24 * HOUR_US)
+/* Work one maintenance call may do. */
+#define ROLLUP_STEP_US DAY_US
+#define DELETE_BATCH 20000
+
+/* The rollup tables repeat the columns questions add up. */
+#define ROLLUP_TABLE(name)                                              \
+	"CREATE TABLE " name " ("                                      \
+	"  instance_id INTEGER NOT NULL,"                              \
+	"  bucket_us INTEGER NOT NULL,"                                \
+	"  dbid INTEGER NOT NULL,"                                     \
+	"  queryid INTEGER NOT NULL,"                                  \
+	"  datname TEXT NOT NULL,"                                     \
+	"  calls INTEGER NOT NULL,"                                    \
+	"  total_exec_time_ms REAL NOT NULL,"                          \
+	"  sum_sq_exec_time_ms2 REAL NOT NULL,"                        \
+	"  max_exec_time_ms REAL NOT NULL,"                            \
+	"  rows INTEGER NOT NULL,"                                     \
+	"  PRIMARY KEY (instance_id, bucket_us, dbid, queryid)) WITHOUT ROWID;"
+
+const char store_sqlite_rollup_schema[] =
+	ROLLUP_TABLE("statement_stats_hourly")
+	ROLLUP_TABLE("statement_stats_daily")
+	"CREATE INDEX statement_stats_hourly_by_time ON statement_stats_hourly (bucket_us);"
+	"CREATE INDEX statement_stats_daily_by_time ON statement_stats_daily (bucket_us);"
+	"CREATE TABLE rollup_state (name TEXT PRIMARY KEY, until_us INTEGER NOT NULL);"
+	"INSERT INTO rollup_state VALUES ('hourly', 0), ('daily', 0);";
+
+/* Adding rows into a rollup: sums add, maxima take the larger. */
+#define ROLLUP_UPSERT                                                           \
+	" ON CONFLICT (instance_id, bucket_us, dbid, queryid) DO UPDATE SET"   \
+	" calls = calls + excluded.calls,"                                      \
+	" total_exec_time_ms = total_exec_time_ms + excluded.total_exec_time_ms," \
+	" sum_sq_exec_time_ms2 = sum_sq_exec_time_ms2 + excluded.sum_sq_exec_time_ms2," \
+	" max_exec_time_ms = max(max_exec_time_ms, excluded.max_exec_time_ms),"   \
+	" rows = rows + excluded.rows"
+
+const char store_sqlite_statement_source[] =
+	"(SELECT instance_id, ts_us, dbid, datname, queryid, calls, total_exec_time_ms,"
+	"  sum_sq_exec_time_ms2, max_exec_time_ms, rows FROM statement_stats"
+	"  WHERE ts_us >= (SELECT until_us FROM rollup_state WHERE name = 'hourly')"
+	" UNION ALL"
+	" SELECT instance_id, bucket_us, dbid, datname, queryid, calls, total_exec_time_ms,"
+	"  sum_sq_exec_time_ms2, max_exec_time_ms, rows FROM statement_stats_hourly"
+	"  WHERE bucket_us >= (SELECT until_us FROM rollup_state WHERE name = 'daily')"
+	"   AND bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'hourly')"
+	" UNION ALL"
+	" SELECT instance_id, bucket_us, dbid, datname, queryid, calls, total_exec_time_ms,"
+	"  sum_sq_exec_time_ms2, max_exec_time_ms, rows FROM statement_stats_daily"
+	"  WHERE bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'daily'))";
+
+static int
+read_watermark(sqlite3 *db, const char *name, int64_t *until_us)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT until_us FROM rollup_state WHERE name = ?1",
+	    -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*until_us = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int
+write_watermark(sqlite3 *db, const char *name, int64_t until_us)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db, "UPDATE rollup_state SET until_us = ?2 WHERE name = ?1",
+	    -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, until_us);
+	rc = sqlite_step_done(stmt);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Runs sql with ?1 and ?2 bound to two times. */
+static int
+exec_range(sqlite3 *db, const char *sql, int64_t from_us, int64_t to_us)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, from_us);
+	sqlite3_bind_int64(stmt, 2, to_us);
+	rc = sqlite_step_done(stmt);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+store_sqlite_rollup_late(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__StatementsFamily *family)
+{
+	static const char *const tables[] = {"statement_stats_hourly", "statement_stats_daily"};
+	static const char *const names[] = {"hourly", "daily"};
+	static const int64_t widths[] = {HOUR_US, DAY_US};
+	int64_t ts = family->interval_end_us;
+	int rc;
+
+	for (int level = 0; level < 2; level++) {
+		char sql[1024];
+		int64_t until = 0;
+		sqlite3_stmt *stmt = NULL;
+
+		if ((rc = read_watermark(store->db, names[level], &until)) != SQLITE_OK)
+			return rc;
+		if (ts >= until)
+			continue; /* not rolled up yet: maintenance will */
+		snprintf(sql, sizeof(sql),
+		    "INSERT INTO %s (instance_id, bucket_us, dbid, queryid, datname, calls,"
+		    " total_exec_time_ms, sum_sq_exec_time_ms2, max_exec_time_ms, rows)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" ROLLUP_UPSERT,
+		    tables[level]);
+		rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+		for (size_t i = 0; i < family->n_statements; i++) {
+			const Pgfleet__V1__StatementDelta *d = family->statements[i];
+			sqlite3_reset(stmt);
+			sqlite3_bind_int64(stmt, 1, instance_id);
+			sqlite3_bind_int64(stmt, 2, ts - ts % widths[level]);
+			sqlite3_bind_int64(stmt, 3, d->dbid);
+			sqlite3_bind_int64(stmt, 4, d->queryid);
+			if ((rc = sqlite_bind_clean_string(stmt, 5, d->datname)) != SQLITE_OK)
+				break;
+			sqlite3_bind_int64(stmt, 6, d->calls);
+			sqlite3_bind_double(stmt, 7, d->total_exec_time_ms);
+			sqlite3_bind_double(stmt, 8, d->sum_sq_exec_time_ms2);
+			sqlite3_bind_double(stmt, 9, d->max_exec_time_ms);
+			sqlite3_bind_int64(stmt, 10, d->rows);
+			if ((rc = sqlite_step_done(stmt)) != SQLITE_OK)
+				break;
+		}
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+/* Rolls source rows of [from, to) into target by bucket width. */
+static int
+roll(sqlite3 *db, const char *source, const char *time_column, const char *target,
+    int64_t width_us, int64_t from_us, int64_t to_us)
+{
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO %s (instance_id, bucket_us, dbid, queryid, datname, calls,"
+	    " total_exec_time_ms, sum_sq_exec_time_ms2, max_exec_time_ms, rows)"
+	    " SELECT instance_id, %s - %s %% %lld, dbid, queryid, max(datname), sum(calls),"
+	    "  sum(total_exec_time_ms), sum(sum_sq_exec_time_ms2), max(max_exec_time_ms),"
+	    "  sum(rows)"
+	    " FROM %s WHERE %s >= ?1 AND %s < ?2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+	    ROLLUP_UPSERT,
+	    target, time_column, time_column, (long long) width_us, source, time_column,
+	    time_column);
+	return exec_range(db, sql, from_us, to_us);
+}
+
+/* Starting point of a rollup that never ran: the oldest source row. */
+static int
+oldest(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(stmt);
+	*out = rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL
+	    ? sqlite3_column_int64(stmt, 0)
+	    : -1;
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* One step of a rollup level inside the caller's transaction; *more is set
+ * when there is work left. */
+static int
+rollup_step(sqlite3 *db, const char *name, const char *oldest_sql, const char *source,
+    const char *time_column, const char *target, int64_t width_us, int64_t limit_us,
+    bool *more)
+{
+	int64_t until = 0;
+	int64_t to;
+	int rc;
+
+	if ((rc = read_watermark(db, name, &until)) != SQLITE_OK)
+		return rc;
+	if (until == 0) {
+		int64_t first;
+		if ((rc = oldest(db, oldest_sql, &first)) != SQLITE_OK)
+			return rc;
+		if (first < 0)
+			return SQLITE_OK; /* nothing stored yet */
+		until = first - first % width_us;
+	}
+	limit_us -= limit_us % width_us;
+	if (until >= limit_us)
+		return SQLITE_OK;
+	to = until + ROLLUP_STEP_US < limit_us ? until + ROLLUP_STEP_US : limit_us;
+	to -= to % width_us;
+	if (to <= until)
+		to = until + width_us;
+	if ((rc = roll(db, source, time_column, target, width_us, until, to)) != SQLITE_OK)
+		return rc;
+	if ((rc = write_watermark(db, name, to)) != SQLITE_OK)
+		return rc;
+	*more = *more || to < limit_us;
+	return SQLITE_OK;
+}
+
+/* Deletes at most DELETE_BATCH rows of table older than before_us. */
+static int
+prune(sqlite3 *db, const char *table, const char *time_column, bool has_rowid,
+    int64_t before_us, bool *more)
+{
+	char sql[512];
+	int rc;
+
+	if (before_us <= 0)
+		return SQLITE_OK;
+	if (has_rowid)
+		snprintf(sql, sizeof(sql),
+		    "DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s WHERE %s < ?1 LIMIT %d)"
+		    " AND ?2 = ?2",
+		    table, table, time_column, DELETE_BATCH);
+	else
+		/* keyed tables: one oldest bucket at a time */
+		snprintf(sql, sizeof(sql),
+		    "DELETE FROM %s WHERE %s = (SELECT min(%s) FROM %s WHERE %s < ?1)"
+		    " AND ?2 = ?2",
+		    table, time_column, time_column, table, time_column);
+	rc = exec_range(db, sql, before_us, 0);
+	if (rc == SQLITE_OK && sqlite3_changes(db) > 0)
+		*more = true;
+	return rc;
+}
+
+int
+store_sqlite_maintain(struct store *base, int64_t now_us, const struct store_retention *retention,
+    bool *more, char *errbuf, size_t errlen)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	int64_t hourly_until = 0, daily_until = 0;
+	int rc;
+
+	*more = false;
+	if ((rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		return sqlite_store_error(store->db, rc, "begin maintenance", errbuf, errlen);
+	/* complete hours only; the running hour is rolled up once it ends */
+	rc = rollup_step(store->db, "hourly", "SELECT min(ts_us) FROM statement_stats",
+	    "statement_stats", "ts_us", "statement_stats_hourly", HOUR_US, now_us, more);
+	if (rc == SQLITE_OK)
+		rc = read_watermark(store->db, "hourly", &hourly_until);
+	if (rc == SQLITE_OK && hourly_until > 0)
+		rc = rollup_step(store->db, "daily", "SELECT min(bucket_us) FROM statement_stats_hourly",
+		    "statement_stats_hourly", "bucket_us", "statement_stats_daily", DAY_US,
+		    hourly_until, more);
+	if (rc == SQLITE_OK)
+		rc = read_watermark(store->db, "daily", &daily_until);
+	/* only what a coarser level already holds is ever deleted */
+	if (rc == SQLITE_OK)
+		rc = prune(store->db, "statement_stats", "ts_us", true,
+		    now_us - retention->raw_us < hourly_until ? now_us - retention->raw_us
+							    : hourly_until,
+		    more);
+	if (rc == SQLITE_OK)
+		rc = prune(store->db, "statement_stats_hourly", "bucket_us", false,
+		    now_us - retention->hourly_us < daily_until ? now_us - retention->hourly_us
+								  : daily_until,
+		    more);
+	if (rc == SQLITE_OK)
+		rc = prune(store->db, "statement_stats_daily", "bucket_us", false,
+		    now_us - retention->daily_us, more);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int rv = sqlite_store_error(store->db, rc, "maintain the store", errbuf, errlen);
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		return rv;
+	}
+	return PGF_OK;
+}
