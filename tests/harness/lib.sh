@@ -43,7 +43,9 @@ harness_teardown_dir() {
 		[ -f "$pidfile" ] || continue
 		kill -9 "$(cat "$pidfile")" 2>/dev/null || true
 	done
-	for data in "$dir"/replica "$dir"/primary; do
+	# replicas first, then any other server a test made in the folder
+	for data in "$dir"/replica "$dir"/*/; do
+		data=${data%/}
 		[ -f "$data/postmaster.pid" ] || continue
 		as_postgres "$PG_BIN/pg_ctl" -D "$data" stop -m immediate -w >/dev/null 2>&1 || true
 	done
