@@ -13,6 +13,11 @@
  * has been pruned. A late report (an agent's backlog) for a time already
  * rolled up is added to the rollups as it is stored.
  *
+ * Snapshot histories (tables, indexes, bloat) are thinned past
+ * `raw_retention` to the last snapshot of each day per instance, which is
+ * what growth-per-day trends read, and deleted past `hourly_retention`,
+ * like the other histories (activity totals, replication lag).
+ *
  * Maintenance is incremental: each call rolls up at most a day of raw rows
  * and deletes at most a bounded number of rows, so the ingest thread that
  * runs it between reports never stalls for long.
@@ -48,7 +53,7 @@ const char store_sqlite_rollup_schema[] =
 	"CREATE INDEX statement_stats_hourly_by_time ON statement_stats_hourly (bucket_us);"
 	"CREATE INDEX statement_stats_daily_by_time ON statement_stats_daily (bucket_us);"
 	"CREATE TABLE rollup_state (name TEXT PRIMARY KEY, until_us INTEGER NOT NULL);"
-	"INSERT INTO rollup_state VALUES ('hourly', 0), ('daily', 0);";
+	"INSERT INTO rollup_state VALUES ('hourly', 0), ('daily', 0), ('thinned', 0);";
 
 /* Adding rows into a rollup: sums add, maxima take the larger. */
 #define ROLLUP_UPSERT                                                           \
@@ -270,6 +275,49 @@ prune(sqlite3 *db, const char *table, const char *time_column, bool has_rowid,
 	return rc;
 }
 
+/* Snapshot histories thinned to one snapshot a day, and all histories
+ * pruned past the hourly retention. */
+static const char *const snapshot_histories[] = {"table_stats", "index_stats",
+    "bloat_estimates"};
+static const char *const other_histories[] = {"activity_history", "replica_lag_history",
+    "standby_lag_history"};
+
+/* Thins one day of the snapshot histories, the oldest not yet thinned and
+ * older than before_us. */
+static int
+thin_step(sqlite3 *db, int64_t before_us, bool *more)
+{
+	int64_t until = 0;
+	int rc;
+
+	if ((rc = read_watermark(db, "thinned", &until)) != SQLITE_OK)
+		return rc;
+	if (until == 0) {
+		int64_t first = -1;
+		if ((rc = oldest(db, "SELECT min(ts_us) FROM table_stats", &first)) != SQLITE_OK)
+			return rc;
+		if (first < 0)
+			return SQLITE_OK;
+		until = first - first % DAY_US;
+	}
+	if (until + DAY_US > before_us)
+		return SQLITE_OK;
+	for (size_t i = 0; i < sizeof(snapshot_histories) / sizeof(snapshot_histories[0]); i++) {
+		char sql[512];
+		snprintf(sql, sizeof(sql),
+		    "DELETE FROM %s WHERE ts_us >= ?1 AND ts_us < ?2 AND ts_us <> ("
+		    " SELECT max(h.ts_us) FROM %s h WHERE h.instance_id = %s.instance_id"
+		    "  AND h.ts_us >= ?1 AND h.ts_us < ?2)",
+		    snapshot_histories[i], snapshot_histories[i], snapshot_histories[i]);
+		if ((rc = exec_range(db, sql, until, until + DAY_US)) != SQLITE_OK)
+			return rc;
+	}
+	if ((rc = write_watermark(db, "thinned", until + DAY_US)) != SQLITE_OK)
+		return rc;
+	*more = *more || until + 2 * DAY_US <= before_us;
+	return SQLITE_OK;
+}
+
 int
 store_sqlite_maintain(struct store *base, int64_t now_us, const struct store_retention *retention,
     bool *more, char *errbuf, size_t errlen)
@@ -306,6 +354,14 @@ store_sqlite_maintain(struct store *base, int64_t now_us, const struct store_ret
 	if (rc == SQLITE_OK)
 		rc = prune(store->db, "statement_stats_daily", "bucket_us", false,
 		    now_us - retention->daily_us, more);
+	if (rc == SQLITE_OK)
+		rc = thin_step(store->db, now_us - retention->raw_us, more);
+	for (size_t i = 0; rc == SQLITE_OK && i < sizeof(snapshot_histories) / sizeof(snapshot_histories[0]); i++)
+		rc = prune(store->db, snapshot_histories[i], "ts_us", true,
+		    now_us - retention->hourly_us, more);
+	for (size_t i = 0; rc == SQLITE_OK && i < sizeof(other_histories) / sizeof(other_histories[0]); i++)
+		rc = prune(store->db, other_histories[i], "ts_us", true,
+		    now_us - retention->hourly_us, more);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {

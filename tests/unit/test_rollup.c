@@ -221,11 +221,69 @@ test_sums_survive_rollups_and_retention(void **state)
 	assert_int_equal(calls, all + calls_of(0, 100000));
 }
 
+static void
+write_tables(struct store *store, uint64_t seq, int64_t ts)
+{
+	Pgfleet__V1__Report report = PGFLEET__V1__REPORT__INIT;
+	Pgfleet__V1__InstanceIdentity identity = PGFLEET__V1__INSTANCE_IDENTITY__INIT;
+	Pgfleet__V1__TablesFamily tables = PGFLEET__V1__TABLES_FAMILY__INIT;
+	Pgfleet__V1__TableStat table = PGFLEET__V1__TABLE_STAT__INIT;
+	Pgfleet__V1__TableStat *rows[1] = {&table};
+	char errbuf[512];
+	bool duplicate;
+
+	report.agent_id = (char *) "tables-agent";
+	report.boot_id = (char *) "boot";
+	report.seq = seq;
+	report.collected_at_us = ts;
+	report.instance = &identity;
+	report.tables = &tables;
+	identity.name = (char *) "tdb";
+	identity.system_identifier = (char *) "43";
+	tables.tables = rows;
+	tables.n_tables = 1;
+	table.database = (char *) "app";
+	table.schema = (char *) "public";
+	table.table = (char *) "orders";
+	table.total_bytes = (int64_t) seq * 8192;
+	assert_int_equal(store_write_report(store, &report, ts, &duplicate, errbuf,
+	    sizeof(errbuf)), PGF_OK);
+}
+
+/* Table snapshots past the raw retention keep the last of each day; past
+ * the hourly retention none; the newest is never touched. */
+static void
+test_snapshots_thinned_to_one_a_day(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t seq = 1;
+
+	for (int64_t ts = NOW - DAYS * DAY + STEP; ts <= NOW; ts += STEP)
+		write_tables(f->store, seq++, ts);
+	maintain_all(f->store, NOW + HOUR);
+	/* within the raw retention, every snapshot (4 a day); from 8 to 89 days
+	 * back, one a day; past 90 days, none */
+	assert_int_equal(count_rows(f->path,
+	    "SELECT max(n) FROM (SELECT count(*) AS n FROM table_stats"
+	    " GROUP BY ts_us / 86400000000)"), 4);
+	assert_int_equal(count_rows(f->path,
+	    "SELECT count(*) FROM table_stats WHERE ts_us < 1790000000000000 - 1790000000000000 % 86400000000 - 8 * 86400000000"
+	    " AND ts_us >= 1790000000000000 - 1790000000000000 % 86400000000 - 89 * 86400000000"),
+	    81);
+	assert_int_equal(count_rows(f->path,
+	    "SELECT count(*) FROM table_stats WHERE ts_us < 1790000000000000 - 1790000000000000 % 86400000000 - 91 * 86400000000"),
+	    0);
+	assert_int_equal(count_rows(f->path, "SELECT max(total_bytes) FROM table_stats"),
+	    (int64_t) (seq - 1) * 8192);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sums_survive_rollups_and_retention, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_snapshots_thinned_to_one_a_day, setup,
 		    teardown),
 	};
 	pgf_log_init("test_rollup", PGF_LOG_WARNING);
