@@ -135,7 +135,10 @@ read_role(struct family_context *context, Pgfleet__V1__ReplicationFamily *family
 }
 
 /* The timeline: a standby's is the one it receives (the control file's
- * checkpoint only moves at restartpoints), a primary's the checkpoint's. */
+ * checkpoint only moves at restartpoints); a primary's is the one of the
+ * WAL file it writes now (the first 8 hex digits of its name), which a
+ * promotion changes at once, where the checkpoint's waits for the next
+ * checkpoint. */
 static void
 read_timeline(struct family_context *context, Pgfleet__V1__ReplicationFamily *family,
     bool in_recovery)
@@ -145,7 +148,8 @@ read_timeline(struct family_context *context, Pgfleet__V1__ReplicationFamily *fa
 	    in_recovery ? "SELECT coalesce((SELECT received_tli"
 			  " FROM pg_catalog.pg_stat_wal_receiver),"
 			  " (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()))"
-			: "SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()");
+			: "SELECT ('x' || substr(pg_catalog.pg_walfile_name("
+			  "pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int");
 	if (result == NULL)
 		return;
 	if (PQntuples(result) == 1)
