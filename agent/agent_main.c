@@ -42,6 +42,7 @@
 #define BACKOFF_MAX_MS 30000
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 /* The next wait after a failure: doubling from BACKOFF_MIN_MS up to
  * BACKOFF_MAX_MS. */
@@ -58,6 +59,13 @@ on_stop_signal(int signo)
 {
 	(void) signo;
 	stop_requested = 1;
+}
+
+static void
+on_reload_signal(int signo)
+{
+	(void) signo;
+	reload_requested = 1;
 }
 
 /* A set of queryids whose text the collector has been sent, kept sorted. */
@@ -557,6 +565,35 @@ agent_once(struct agent *agent)
 	return status;
 }
 
+/* SIGHUP: reads the configuration again (file, environment, flags) and
+ * applies the keys that can change while running; a bad file keeps the
+ * running configuration. */
+static void
+agent_reload(struct agent *agent, int argc, char **argv)
+{
+	struct agent_config fresh;
+	char errbuf[1024];
+	char restart[512];
+	enum pgf_log_level level = PGF_LOG_INFO;
+	int first_arg = argc;
+	int changed;
+
+	memset(&fresh, 0, sizeof(fresh));
+	if (pgf_cfg_load(agent_config_keys, &fresh, argc, argv, &first_arg, errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		pgf_warning("configuration not reloaded: %s", errbuf);
+		pgf_cfg_free(agent_config_keys, &fresh);
+		return;
+	}
+	changed = pgf_cfg_reload(agent_config_keys, &agent->config, &fresh, restart,
+	    sizeof(restart));
+	pgf_cfg_free(agent_config_keys, &fresh);
+	if (pgf_log_level_parse(agent->config.log_level, &level))
+		pgf_log_set_level(level);
+	pgf_info("configuration reloaded: %d key(s) changed%s%s", changed,
+	    restart[0] != '\0' ? "; these need a restart: " : "", restart);
+}
+
 /* When the next family (statements included) is due, monotonic ms. */
 static int64_t
 agent_next_due(const struct agent *agent)
@@ -740,6 +777,8 @@ main(int argc, char **argv)
 	action.sa_handler = on_stop_signal;
 	sigaction(SIGTERM, &action, NULL);
 	sigaction(SIGINT, &action, NULL);
+	action.sa_handler = on_reload_signal;
+	sigaction(SIGHUP, &action, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	pgf_info("agent=%s boot=%s starting: collector \"%s\", interval %llds",
@@ -749,8 +788,15 @@ main(int argc, char **argv)
 	 * whole server at once */
 	agent_collect(&agent, true);
 	while (!stop_requested) {
-		int64_t now = pgf_monotonic_ms();
-		int64_t wake = agent_next_due(&agent);
+		int64_t now;
+		int64_t wake;
+
+		if (reload_requested) {
+			reload_requested = 0;
+			agent_reload(&agent, argc, argv);
+		}
+		now = pgf_monotonic_ms();
+		wake = agent_next_due(&agent);
 
 		if (now >= wake) {
 			agent_collect(&agent, false);

@@ -677,6 +677,61 @@ pgf_cfg_free(const struct pgf_cfg_key *keys, void *config)
 	}
 }
 
+/* cfg_size is the size of a key's field in the config struct. */
+static size_t
+cfg_size(const struct pgf_cfg_key *key)
+{
+	switch (key->type) {
+	case PGF_CFG_STRING:
+		return sizeof(char *);
+	case PGF_CFG_INT:
+		return sizeof(long long);
+	case PGF_CFG_DURATION:
+		return sizeof(int64_t);
+	case PGF_CFG_BOOL:
+	default:
+		return sizeof(bool);
+	}
+}
+
+int
+pgf_cfg_reload(const struct pgf_cfg_key *keys, void *current, void *fresh,
+    char *needs_restart, size_t len)
+{
+	size_t used = 0;
+	int changed = 0;
+
+	if (len > 0)
+		needs_restart[0] = '\0';
+	for (const struct pgf_cfg_key *key = keys; key->name != NULL; key++) {
+		char *now = cfg_field(key, current);
+		char *next = cfg_field(key, fresh);
+		size_t size = cfg_size(key);
+		bool differs;
+
+		if (key->type == PGF_CFG_STRING) {
+			const char *a = *(char **) (void *) now;
+			const char *b = *(char **) (void *) next;
+			differs = strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+		} else {
+			differs = memcmp(now, next, size) != 0;
+		}
+		if (!differs)
+			continue;
+		if (key->reloadable) {
+			unsigned char swap[sizeof(long long)];
+			memcpy(swap, now, size);
+			memcpy(now, next, size);
+			memcpy(next, swap, size);
+			changed++;
+		} else {
+			cfg_append(needs_restart, len, &used, "%s%s", used > 0 ? ", " : "",
+			    key->name);
+		}
+	}
+	return changed;
+}
+
 /* cfg_default_text is the default shown by --help, or NULL for none. */
 static const char *
 cfg_default_text(const struct pgf_cfg_key *key)

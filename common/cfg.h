@@ -90,6 +90,16 @@ int pgf_cfg_load(const struct pgf_cfg_key *keys, void *config, int argc,
  * to NULL. Safe to call twice. */
 void pgf_cfg_free(const struct pgf_cfg_key *keys, void *config);
 
+/*
+ * pgf_cfg_reload applies a freshly loaded configuration (SIGHUP): the
+ * values of reloadable keys that differ move from fresh into current
+ * (current's old values go to fresh, so pgf_cfg_free(fresh) frees them);
+ * keys that need a restart keep their current value and are listed,
+ * comma-separated, in needs_restart. Returns how many keys changed. Pure.
+ */
+int pgf_cfg_reload(const struct pgf_cfg_key *keys, void *current, void *fresh,
+    char *needs_restart, size_t len);
+
 /* pgf_cfg_print_help writes one line per key ("  --name=VALUE  help
  * (default: x)") to out. */
 void pgf_cfg_print_help(const struct pgf_cfg_key *keys, FILE *out);

@@ -62,4 +62,22 @@ expect_error 2 "invalid --since \"yesterday\"" "$CLI" slow-queries --since yeste
 expect_error 1 "could not connect to collector" "$CLI" --collector "ipc://$HARNESS_DIR/none.sock" slow-queries
 "$CLI" --help | grep -q "slow-queries" || harness_fail "pgfleet --help lists no subcommand"
 "$AGENT" --version | grep -q "pgfleet-agent" || harness_fail "no agent version"
+# SIGHUP: reloadable keys change, others are named as needing a restart,
+# and a broken file keeps the running configuration
+conf=$HARNESS_DIR/running.conf
+printf 'log_level = info\ncollector = tcp://127.0.0.1:1\nconninfo = host=127.0.0.1 port=1\nstate_dir = %s/state-hup\n' \
+	"$HARNESS_DIR" >"$conf"
+harness_spawn hup "$AGENT" --config "$conf"
+sleep 1
+printf 'log_level = debug\ncollector = tcp://127.0.0.1:2\nconninfo = host=127.0.0.1 port=1\nstate_dir = %s/state-hup\n' \
+	"$HARNESS_DIR" >"$conf"
+kill -HUP "${HARNESS_PIDS[hup]}"
+harness_wait_for "a reload" 10 grep -q "configuration reloaded: 1 key(s) changed; these need a restart: collector" \
+	"$HARNESS_DIR/log/hup.log"
+printf 'log_level = chatty\n' >"$conf"
+kill -HUP "${HARNESS_PIDS[hup]}"
+harness_wait_for "a refused reload" 10 grep -q 'configuration not reloaded: .*running.conf:1: invalid value for key "log_level"' \
+	"$HARNESS_DIR/log/hup.log"
+kill -0 "${HARNESS_PIDS[hup]}" || harness_fail "the agent died on a bad reload"
+harness_stop hup
 harness_log "PASS: configuration errors"
