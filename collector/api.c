@@ -180,6 +180,64 @@ handle_query_trend(struct store *store, const Pgfleet__V1__Request *request,
 	response->query_trend = answer;
 }
 
+/* The error code of a trend's store result. */
+static Pgfleet__V1__Error__Code
+trend_error_code(int rv)
+{
+	switch (rv) {
+	case PGF_EINVAL:
+		return PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST;
+	case PGF_ENOTFOUND:
+		return PGFLEET__V1__ERROR__CODE__CODE_NOT_FOUND;
+	case PGF_EUNAVAILABLE:
+		return PGFLEET__V1__ERROR__CODE__CODE_UNAVAILABLE;
+	default:
+		return PGFLEET__V1__ERROR__CODE__CODE_INTERNAL;
+	}
+}
+
+/*
+ * TREND_HANDLER defines handle_NAME for a trend question (a scope and a
+ * bucket_ms): checks, an answer of type ANSWER (malloc'd, as
+ * store_answer_free expects), the store op NAME, the response's member
+ * NAME; errors are prefixed with LABEL, the CLI's subcommand.
+ */
+#define TREND_HANDLER(name, label, ANSWER, answer_init, ANSWER_CASE)                    \
+	static void handle_##name(struct store *store, const Pgfleet__V1__Request *request, \
+	    Pgfleet__V1__Response *response)                                               \
+	{                                                                                  \
+		ANSWER *answer;                                                            \
+		char errbuf[512];                                                          \
+		int rv;                                                                    \
+		if (!listing_ok(request->name->scope, 0, response))                        \
+			return;                                                            \
+		if (request->name->bucket_ms < 0) {                                        \
+			answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,  \
+			    "bucket_ms must be zero or more");                             \
+			return;                                                            \
+		}                                                                          \
+		answer = malloc(sizeof(*answer));                                          \
+		if (answer == NULL) {                                                      \
+			answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_INTERNAL,     \
+			    "out of memory");                                              \
+			return;                                                            \
+		}                                                                          \
+		answer_init(answer);                                                       \
+		rv = store->ops->name(store, request->name, answer, errbuf, sizeof(errbuf)); \
+		if (rv != PGF_OK) {                                                        \
+			store_answer_free(&answer->base);                                  \
+			answer_error(response, trend_error_code(rv), "%s: %s", label, errbuf); \
+			return;                                                            \
+		}                                                                          \
+		response->answer_case = ANSWER_CASE;                                       \
+		response->name = answer;                                                   \
+	}
+
+TREND_HANDLER(table_trend, "table-trend", Pgfleet__V1__TableTrend,
+    pgfleet__v1__table_trend__init, PGFLEET__V1__RESPONSE__ANSWER_TABLE_TREND)
+TREND_HANDLER(replication_trend, "replication-trend", Pgfleet__V1__ReplicationTrend,
+    pgfleet__v1__replication_trend__init, PGFLEET__V1__RESPONSE__ANSWER_REPLICATION_TREND)
+
 static const struct {
 	Pgfleet__V1__Request__QuestionCase question;
 	void (*handle)(struct store *store, const Pgfleet__V1__Request *request,
@@ -193,6 +251,8 @@ static const struct {
 	{PGFLEET__V1__REQUEST__QUESTION_INDEX_USAGE, handle_index_usage},
 	{PGFLEET__V1__REQUEST__QUESTION_BLOAT_STATS, handle_bloat_stats},
 	{PGFLEET__V1__REQUEST__QUESTION_QUERY_TREND, handle_query_trend},
+	{PGFLEET__V1__REQUEST__QUESTION_TABLE_TREND, handle_table_trend},
+	{PGFLEET__V1__REQUEST__QUESTION_REPLICATION_TREND, handle_replication_trend},
 };
 
 void

@@ -58,6 +58,8 @@ struct cli_request {
 	Pgfleet__V1__Scope scope;
 	Pgfleet__V1__SlowQueriesRequest slow_queries;
 	Pgfleet__V1__QueryTrendRequest query_trend;
+	Pgfleet__V1__TableTrendRequest table_trend;
+	Pgfleet__V1__ReplicationTrendRequest replication_trend;
 	/* a listing's question (malloc'd), when the command is one */
 	ProtobufCMessage *listing;
 };
@@ -93,6 +95,7 @@ enum {
 	OPT_ORDER,
 	OPT_GROUP,
 	OPT_BUCKET,
+	OPT_TABLE,
 };
 
 static int
@@ -339,6 +342,99 @@ parse_query_trend(int argc, char **argv, struct cli_request *request)
 	return 0;
 }
 
+/* parse_bucket parses --bucket (a duration of 1m or more) into *bucket_ms;
+ * 0 or EXIT_USAGE after printing one line. */
+static int
+parse_bucket(const char *value, int64_t *bucket_ms)
+{
+	if (!pgf_duration_parse(value, bucket_ms) || *bucket_ms < 60000)
+		return usage_error("invalid --bucket \"%s\" (expected a duration of 1m or more)",
+		    value);
+	return 0;
+}
+
+static int
+parse_table_trend(int argc, char **argv, struct cli_request *request)
+{
+	static const struct option options[] = {
+		SCOPE_OPTIONS,
+		{"bucket", required_argument, NULL, OPT_BUCKET},
+		{"table", required_argument, NULL, OPT_TABLE},
+		{NULL, 0, NULL, 0},
+	};
+	Pgfleet__V1__TableTrendRequest *q = &request->table_trend;
+	char *dot;
+	int option;
+
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int scoped = parse_scope_option(option, optarg, request);
+		if (scoped == 1)
+			continue;
+		if (scoped > 1)
+			return EXIT_USAGE;
+		if (option == OPT_BUCKET) {
+			if (parse_bucket(optarg, &q->bucket_ms) != 0)
+				return EXIT_USAGE;
+			continue;
+		}
+		if (option == OPT_TABLE) {
+			/* SCHEMA.TABLE: split at the first dot, in place */
+			q->table = optarg;
+			if ((dot = strchr(optarg, '.')) != NULL) {
+				*dot = '\0';
+				q->schema = optarg;
+				q->table = dot + 1;
+			}
+			if (q->table[0] == '\0' || (dot != NULL && q->schema[0] == '\0'))
+				return usage_error("%s", "invalid --table (expected [SCHEMA.]TABLE)");
+			continue;
+		}
+		fprintf(stderr, "Try \"pgfleet --help\".\n");
+		return EXIT_USAGE;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (q->table == NULL || q->table[0] == '\0')
+		return usage_error("%s", "table-trend needs --table [SCHEMA.]TABLE");
+	q->scope = &request->scope;
+	request->request.question_case = PGFLEET__V1__REQUEST__QUESTION_TABLE_TREND;
+	request->request.table_trend = q;
+	return 0;
+}
+
+static int
+parse_replication_trend(int argc, char **argv, struct cli_request *request)
+{
+	static const struct option options[] = {
+		SCOPE_OPTIONS,
+		{"bucket", required_argument, NULL, OPT_BUCKET},
+		{NULL, 0, NULL, 0},
+	};
+	Pgfleet__V1__ReplicationTrendRequest *q = &request->replication_trend;
+	int option;
+
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int scoped = parse_scope_option(option, optarg, request);
+		if (scoped == 1)
+			continue;
+		if (scoped > 1)
+			return EXIT_USAGE;
+		if (option == OPT_BUCKET) {
+			if (parse_bucket(optarg, &q->bucket_ms) != 0)
+				return EXIT_USAGE;
+			continue;
+		}
+		fprintf(stderr, "Try \"pgfleet --help\".\n");
+		return EXIT_USAGE;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	q->scope = &request->scope;
+	request->request.question_case = PGFLEET__V1__REQUEST__QUESTION_REPLICATION_TREND;
+	request->request.replication_trend = q;
+	return 0;
+}
+
 static const struct cli_command commands[] = {
 	{"slow-queries",
 	    "slow-queries [--limit N] [--min-duration-ms MS] [--order total|mean|calls]\n"
@@ -350,6 +446,12 @@ static const struct cli_command commands[] = {
 	{"query-trend", "query-trend QUERYID [SCOPE] [--bucket 1h]\n"
 	    "      calls, total and mean time per bucket (sized to the window), with sparklines",
 	    parse_query_trend},
+	{"table-trend", "table-trend --table [SCHEMA.]TABLE [SCOPE] [--bucket 1d]\n"
+	    "      one table's size, growth and dead tuples per bucket (--instance when on several)",
+	    parse_table_trend},
+	{"replication-trend", "replication-trend [SCOPE] [--bucket 1h]\n"
+	    "      each standby's largest replay lag (bytes, seconds) per bucket, paused or not",
+	    parse_replication_trend},
 	{"fleet", "fleet [SCOPE]\n      clusters, instances, roles, versions, lag, last seen, health",
 	    parse_listing},
 	{"table-stats", "table-stats [SCOPE] [--limit N]\n      sizes, scans and writes of every table",
@@ -469,6 +571,8 @@ main(int argc, char **argv)
 	pgfleet__v1__scope__init(&request.scope);
 	pgfleet__v1__slow_queries_request__init(&request.slow_queries);
 	pgfleet__v1__query_trend_request__init(&request.query_trend);
+	pgfleet__v1__table_trend_request__init(&request.table_trend);
+	pgfleet__v1__replication_trend_request__init(&request.replication_trend);
 
 	/* global --help/--version come before the subcommand */
 	for (int i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {

@@ -55,6 +55,14 @@ struct store_ops {
 	    Pgfleet__V1__QueryTrend *answer, char *errbuf, size_t errlen);
 	int (*maintain)(struct store *store, int64_t now_us,
 	    const struct store_retention *retention, bool *more, char *errbuf, size_t errlen);
+	/* Trends: like query_trend, one row per bucket with data; PGF_EINVAL
+	 * for a question the store cannot answer as asked (too many buckets,
+	 * a table name that is ambiguous), PGF_ENOTFOUND for no such table. */
+	int (*table_trend)(struct store *store, const Pgfleet__V1__TableTrendRequest *request,
+	    Pgfleet__V1__TableTrend *answer, char *errbuf, size_t errlen);
+	int (*replication_trend)(struct store *store,
+	    const Pgfleet__V1__ReplicationTrendRequest *request,
+	    Pgfleet__V1__ReplicationTrend *answer, char *errbuf, size_t errlen);
 	void (*close)(struct store *store);
 };
 

@@ -741,6 +741,70 @@ done:
 	return rv;
 }
 
+int
+store_sqlite_buckets_init(struct store_sqlite_buckets *buckets,
+    const Pgfleet__V1__Scope *scope, int64_t bucket_ms, char *errbuf, size_t errlen)
+{
+	int64_t until_us = scope != NULL && scope->until_us != 0 ? scope->until_us : pgf_time_now_us();
+	int64_t since_us = scope != NULL && scope->since_us != 0 ? scope->since_us
+								  : until_us - 86400LL * 1000000;
+	int64_t width_us;
+	int64_t count;
+
+	if (until_us <= since_us) {
+		snprintf(errbuf, errlen, "the window ends before it starts");
+		return PGF_EINVAL;
+	}
+	width_us = (bucket_ms > 0 ? bucket_ms : trend_bucket_ms((until_us - since_us) / 1000)) *
+	    1000;
+	/* buckets start on whole multiples of their width (UTC); floor, also
+	 * before the epoch */
+	since_us -= ((since_us % width_us) + width_us) % width_us;
+	count = (until_us - since_us + width_us - 1) / width_us;
+	if (count <= 0 || count > 10000) {
+		snprintf(errbuf, errlen, "the window holds %lld buckets: choose between 1 and 10000",
+		    (long long) count);
+		return PGF_EINVAL;
+	}
+	buckets->since_us = since_us;
+	buckets->until_us = until_us;
+	buckets->width_us = width_us;
+	buckets->count = (size_t) count;
+	return PGF_OK;
+}
+
+char *
+store_sqlite_bucket_text(int64_t start_us)
+{
+	time_t seconds = (time_t) (start_us / 1000000);
+	char stamp[32];
+	struct tm tm;
+
+	if (gmtime_r(&seconds, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		return strdup("");
+	return strdup(stamp);
+}
+
+char *
+store_sqlite_bucket_width(const struct store_sqlite_buckets *buckets)
+{
+	char width[32];
+	return strdup(pgf_duration_format(buckets->width_us / 1000, width, sizeof(width)));
+}
+
+char *
+store_sqlite_sparkline(const double *values, const bool *present, size_t count)
+{
+	/* 3 bytes of UTF-8 per bucket */
+	size_t size = count * 3 + 1;
+	char *line = malloc(size);
+
+	if (line != NULL)
+		pgf_sparkline(values, present, count, line, size);
+	return line;
+}
+
 static void
 sqlite_close(struct store *base)
 {
@@ -762,6 +826,8 @@ static const struct store_ops sqlite_ops = {
 	.bloat_stats = store_sqlite_bloat_stats,
 	.query_trend = sqlite_query_trend,
 	.maintain = store_sqlite_maintain,
+	.table_trend = store_sqlite_table_trend,
+	.replication_trend = store_sqlite_replication_trend,
 	.close = sqlite_close,
 };
 

@@ -1076,3 +1076,113 @@ store_sqlite_replication(struct store *base, const Pgfleet__V1__ReplicationReque
 	return list(store, &answer->base, "rows", sql, request->scope, request->limit, errbuf,
 	    errlen);
 }
+
+/* ---- trends ------------------------------------------------------------ */
+
+/*
+ * Each standby's lag per bucket (:since, :width, :until): the standby's
+ * own view from standby_lag_history and, for when it has none (nothing
+ * replayed yet, or no report in the bucket), the walsender of its
+ * upstream that serves it (by slot, else the upstream's only walsender
+ * when the standby is the only one streaming from it), as the standby's
+ * latest state names its upstream and slot.
+ */
+static const char replication_trend_sql[] =
+    "WITH s AS MATERIALIZED ("
+    " SELECT i.instance_id, i.name, coalesce(rl.slot_name, '') AS slot_name,"
+    "  CASE WHEN i.upstream_port = 0 AND i.upstream_host = '' THEN NULL"
+    "   ELSE " SQL_UPSTREAM_ID("i") " END AS upstream_id,"
+    "  (SELECT count(*) FROM instances y WHERE y.system_identifier = i.system_identifier"
+    "   AND y.upstream_port = i.upstream_port AND y.upstream_host = i.upstream_host)"
+    "   AS siblings"
+    " FROM instances i LEFT JOIN replication_latest rl USING (instance_id)"
+    " WHERE " SQL_SCOPE("i") "),"
+    " p AS ("
+    " SELECT s.name, (h.ts_us - :since) / :width AS b, h.replay_lag_bytes AS own_bytes,"
+    "  nullif(h.replay_delay_seconds, 0) AS own_seconds, NULL AS walsender_bytes,"
+    "  NULL AS walsender_seconds, h.replay_paused AS paused"
+    " FROM s JOIN standby_lag_history h ON h.instance_id = s.instance_id"
+    "  AND h.ts_us >= :since AND h.ts_us < :until"
+    " UNION ALL"
+    " SELECT s.name, (w.ts_us - :since) / :width, NULL, NULL, w.replay_lag_bytes,"
+    "  w.replay_lag_seconds, NULL"
+    " FROM s JOIN replica_lag_history w ON w.instance_id = s.upstream_id"
+    "  AND w.ts_us >= :since AND w.ts_us < :until"
+    " WHERE (s.slot_name <> '' AND w.slot_name = s.slot_name)"
+    "  OR (s.slot_name = '' AND s.siblings = 1 AND (SELECT count(*) FROM"
+    "   replica_lag_history x WHERE x.instance_id = w.instance_id"
+    "   AND x.ts_us = w.ts_us) = 1))"
+    " SELECT " SQL_TIME("(:since + p.b * :width)") " AS bucket, p.name AS instance,"
+    "  coalesce(max(p.own_bytes), max(p.walsender_bytes), 0) AS max_replay_lag_bytes,"
+    "  coalesce(max(p.own_seconds), max(p.walsender_seconds), 0.0)"
+    "   AS max_replay_lag_seconds,"
+    "  coalesce(max(p.paused), 0) AS paused,"
+    "  :since + p.b * :width AS bucket_start_us"
+    " FROM p GROUP BY p.b, p.name ORDER BY p.b, p.name";
+
+int
+store_sqlite_replication_trend(struct store *base,
+    const Pgfleet__V1__ReplicationTrendRequest *request,
+    Pgfleet__V1__ReplicationTrend *answer, char *errbuf, size_t errlen)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	struct store_sqlite_buckets buckets;
+	sqlite3_stmt *stmt = NULL;
+	double *lag = NULL;
+	bool *present = NULL;
+	int rv;
+	int rc;
+
+	if ((rv = store_sqlite_buckets_init(&buckets, request->scope, request->bucket_ms, errbuf,
+		 errlen)) != PGF_OK)
+		return rv;
+	rv = PGF_ENOMEM;
+	lag = calloc(buckets.count, sizeof(lag[0]));
+	present = calloc(buckets.count, sizeof(present[0]));
+	if (lag == NULL || present == NULL)
+		goto done;
+	rc = sqlite3_prepare_v2(store->db, replication_trend_sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		goto fail_store;
+	bind_scope(stmt, request->scope, 0);
+	sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":since"), buckets.since_us);
+	sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":until"), buckets.until_us);
+	sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":width"), buckets.width_us);
+	if ((rc = append_rows(&answer->base, "rows", stmt)) != SQLITE_OK) {
+		if (rc == SQLITE_NOMEM)
+			goto done;
+		goto fail_store;
+	}
+	/* the sparkline: the largest lag of each bucket over the standbys */
+	for (size_t i = 0; i < answer->n_rows; i++) {
+		const Pgfleet__V1__ReplicationTrendPoint *point = answer->rows[i];
+		size_t bucket =
+		    (size_t) ((point->bucket_start_us - buckets.since_us) / buckets.width_us);
+		if (bucket >= buckets.count)
+			continue;
+		if (!present[bucket] || point->max_replay_lag_seconds > lag[bucket])
+			lag[bucket] = point->max_replay_lag_seconds;
+		present[bucket] = true;
+	}
+	answer->lag_sparkline = store_sqlite_sparkline(lag, present, buckets.count);
+	answer->bucket_width = store_sqlite_bucket_width(&buckets);
+	if (answer->lag_sparkline == NULL || answer->bucket_width == NULL)
+		goto done;
+	rv = PGF_OK;
+	goto done;
+fail_store:
+	if (rc == SQLITE_MISUSE) {
+		snprintf(errbuf, errlen,
+		    "could not read the replication trend: a column has no field in the answer");
+		rv = PGF_ESTORE;
+	} else {
+		rv = sqlite_store_error(store->db, rc, "read the replication trend", errbuf, errlen);
+	}
+done:
+	if (rv == PGF_ENOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+	sqlite3_finalize(stmt);
+	free(lag);
+	free(present);
+	return rv;
+}

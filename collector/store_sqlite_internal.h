@@ -88,5 +88,40 @@ int store_sqlite_index_usage(struct store *store,
 int store_sqlite_bloat_stats(struct store *store,
     const Pgfleet__V1__BloatStatsRequest *request, Pgfleet__V1__BloatStats *answer,
     char *errbuf, size_t errlen);
+int store_sqlite_table_trend(struct store *store,
+    const Pgfleet__V1__TableTrendRequest *request, Pgfleet__V1__TableTrend *answer,
+    char *errbuf, size_t errlen);
+int store_sqlite_replication_trend(struct store *store,
+    const Pgfleet__V1__ReplicationTrendRequest *request,
+    Pgfleet__V1__ReplicationTrend *answer, char *errbuf, size_t errlen);
+
+/* The buckets of a trend (store_sqlite.c). */
+struct store_sqlite_buckets {
+	/* the first bucket's start (a whole multiple of width_us, UTC) and
+	 * the window's end, exclusive */
+	int64_t since_us;
+	int64_t until_us;
+	int64_t width_us;
+	size_t count;
+};
+
+/* store_sqlite_buckets_init sizes the buckets of scope's window (the last
+ * day when it has no start; up to now when no end): bucket_ms wide, or
+ * sized to the window when 0 (at most about 30 buckets). PGF_OK, or
+ * PGF_EINVAL when the window would hold more than 10000 buckets. */
+int store_sqlite_buckets_init(struct store_sqlite_buckets *buckets,
+    const Pgfleet__V1__Scope *scope, int64_t bucket_ms, char *errbuf, size_t errlen);
+
+/* store_sqlite_bucket_text is a malloc'd "YYYY-MM-DD HH:MM:SS" (UTC) of
+ * a bucket start; NULL when out of memory. */
+char *store_sqlite_bucket_text(int64_t start_us);
+
+/* store_sqlite_bucket_width is a malloc'd text of the buckets' width
+ * ("1h", "1d"); NULL when out of memory. */
+char *store_sqlite_bucket_width(const struct store_sqlite_buckets *buckets);
+
+/* store_sqlite_sparkline is a malloc'd sparkline of values[0..count)
+ * (present may be NULL); NULL when out of memory. */
+char *store_sqlite_sparkline(const double *values, const bool *present, size_t count);
 
 #endif

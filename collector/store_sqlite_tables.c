@@ -712,3 +712,206 @@ store_sqlite_bloat_stats(struct store *base, const Pgfleet__V1__BloatStatsReques
 	}
 	return listing_finish(&listing, rc, out_of_memory, "read bloat stats", errbuf, errlen);
 }
+
+/* ---- trends ---- */
+
+/*
+ * The table a table-trend is about: the (instance, database, schema) that
+ * hold a table of that name with a snapshot in the window, as one row:
+ * how many distinct instances, databases and schemas, their names (", "
+ * separated, sorted) and the first candidate. ?1..?3 the scope, ?4 ?5 the
+ * window, ?6 the table, ?7 the schema ("" = any).
+ */
+static const char table_trend_candidates[] =
+    "WITH c AS MATERIALIZED (SELECT DISTINCT i.instance_id, i.name, s.datname, s.schemaname"
+    " FROM instances i JOIN table_stats s ON s.instance_id = i.instance_id"
+    "  AND s.ts_us >= ?4 AND s.ts_us < ?5"
+    " WHERE (?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
+    "  AND (?3 = '' OR s.datname = ?3) AND s.relname = ?6"
+    "  AND (?7 = '' OR s.schemaname = ?7))"
+    " SELECT (SELECT count(DISTINCT instance_id) FROM c),"
+    "  (SELECT count(DISTINCT datname) FROM c),"
+    "  (SELECT count(DISTINCT schemaname) FROM c),"
+    "  (SELECT group_concat(name, ', ') FROM (SELECT DISTINCT name FROM c ORDER BY name)),"
+    "  (SELECT group_concat(datname, ', ') FROM"
+    "   (SELECT DISTINCT datname FROM c ORDER BY datname)),"
+    "  (SELECT group_concat(schemaname, ', ') FROM"
+    "   (SELECT DISTINCT schemaname FROM c ORDER BY schemaname)),"
+    "  c.instance_id, c.name, c.datname, c.schemaname"
+    " FROM c ORDER BY c.name, c.datname, c.schemaname LIMIT 1";
+
+/* The snapshots of one table in the window, oldest first. */
+static const char table_trend_points[] =
+    "SELECT ts_us, total_bytes, n_live_tup, n_dead_tup FROM table_stats"
+    " WHERE instance_id = ?1 AND ts_us >= ?2 AND ts_us < ?3 AND datname = ?4"
+    "  AND schemaname = ?5 AND relname = ?6 ORDER BY ts_us";
+
+/*
+ * find_trend_table sets answer's instance, database and schema to the one
+ * table the request names, and *instance_id; PGF_ENOTFOUND when none,
+ * PGF_EINVAL (with what to name) when several.
+ */
+static int
+find_trend_table(struct store_sqlite *store, const Pgfleet__V1__TableTrendRequest *request,
+    const struct store_sqlite_buckets *buckets, Pgfleet__V1__TableTrend *answer,
+    int64_t *instance_id, char *errbuf, size_t errlen)
+{
+	const Pgfleet__V1__Scope *scope = request->scope;
+	const char *schema = request->schema != NULL ? request->schema : "";
+	sqlite3_stmt *stmt = NULL;
+	char name[256];
+	int rv = PGF_ENOMEM;
+	int rc;
+
+	snprintf(name, sizeof(name), "%s%s%s", schema, schema[0] != '\0' ? "." : "",
+	    request->table);
+	rc = sqlite3_prepare_v2(store->db, table_trend_candidates, -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		rv = sqlite_store_error(store->db, rc, "prepare the table-trend query", errbuf,
+		    errlen);
+		goto done;
+	}
+	sqlite3_bind_text(stmt, 1, scope != NULL ? scope->instance : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, scope != NULL ? scope->cluster : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, scope != NULL ? scope->database : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, buckets->since_us);
+	sqlite3_bind_int64(stmt, 5, buckets->until_us);
+	sqlite3_bind_text(stmt, 6, request->table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 7, schema, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		snprintf(errbuf, errlen, "table %s has no statistics in the window", name);
+		rv = PGF_ENOTFOUND;
+		goto done;
+	}
+	if (rc != SQLITE_ROW) {
+		rv = sqlite_store_error(store->db, rc, "find the table", errbuf, errlen);
+		goto done;
+	}
+	/* one instance, then one database, then one schema */
+	for (int column = 0; column < 3; column++) {
+		static const char *const what[] = {"name an instance: table %s exists on %s",
+		    "name a database: table %s exists in %s", "name a schema: table %s exists in %s"};
+		if (sqlite3_column_int64(stmt, column) > 1) {
+			snprintf(errbuf, errlen, what[column], name,
+			    (const char *) sqlite3_column_text(stmt, column + 3));
+			rv = PGF_EINVAL;
+			goto done;
+		}
+	}
+	*instance_id = sqlite3_column_int64(stmt, 6);
+	answer->instance = sqlite_column_text(stmt, 7);
+	answer->database = sqlite_column_text(stmt, 8);
+	answer->schema = sqlite_column_text(stmt, 9);
+	answer->table = strdup(request->table);
+	if (answer->instance == NULL || answer->database == NULL || answer->schema == NULL ||
+	    answer->table == NULL)
+		goto done;
+	rv = PGF_OK;
+done:
+	if (rv == PGF_ENOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+	sqlite3_finalize(stmt);
+	return rv;
+}
+
+int
+store_sqlite_table_trend(struct store *base, const Pgfleet__V1__TableTrendRequest *request,
+    Pgfleet__V1__TableTrend *answer, char *errbuf, size_t errlen)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	struct store_sqlite_buckets buckets;
+	Pgfleet__V1__TableTrendPoint *point = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int64_t instance_id = 0;
+	double *sizes = NULL;
+	double *dead = NULL;
+	bool *present = NULL;
+	size_t current = 0;
+	char size[32];
+	int rv;
+	int rc;
+
+	if (request->table == NULL || request->table[0] == '\0') {
+		snprintf(errbuf, errlen, "name a table");
+		return PGF_EINVAL;
+	}
+	if ((rv = store_sqlite_buckets_init(&buckets, request->scope, request->bucket_ms, errbuf,
+		 errlen)) != PGF_OK)
+		return rv;
+	if ((rv = find_trend_table(store, request, &buckets, answer, &instance_id, errbuf,
+		 errlen)) != PGF_OK)
+		return rv;
+	rv = PGF_ENOMEM;
+	answer->rows = calloc(buckets.count, sizeof(answer->rows[0]));
+	sizes = calloc(buckets.count, sizeof(sizes[0]));
+	dead = calloc(buckets.count, sizeof(dead[0]));
+	present = calloc(buckets.count, sizeof(present[0]));
+	if (answer->rows == NULL || sizes == NULL || dead == NULL || present == NULL)
+		goto done;
+	rc = sqlite3_prepare_v2(store->db, table_trend_points, -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		rv = sqlite_store_error(store->db, rc, "prepare the table-trend query", errbuf,
+		    errlen);
+		goto done;
+	}
+	sqlite3_bind_int64(stmt, 1, instance_id);
+	sqlite3_bind_int64(stmt, 2, buckets.since_us);
+	sqlite3_bind_int64(stmt, 3, buckets.until_us);
+	sqlite3_bind_text(stmt, 4, answer->database, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, answer->schema, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, answer->table, -1, SQLITE_STATIC);
+	/* oldest first: a bucket's values are its last snapshot's, and a
+	 * new bucket starts a new point */
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t ts_us = sqlite3_column_int64(stmt, 0);
+		size_t bucket = (size_t) ((ts_us - buckets.since_us) / buckets.width_us);
+		if (bucket >= buckets.count)
+			continue;
+		if (point == NULL || bucket != current) {
+			if ((point = malloc(sizeof(*point))) == NULL)
+				goto done;
+			pgfleet__v1__table_trend_point__init(point);
+			answer->rows[answer->n_rows++] = point;
+			point->bucket_start_us = buckets.since_us + (int64_t) bucket * buckets.width_us;
+			if ((point->bucket = store_sqlite_bucket_text(point->bucket_start_us)) == NULL)
+				goto done;
+			current = bucket;
+			present[bucket] = true;
+		}
+		point->total_bytes = sqlite3_column_int64(stmt, 1);
+		point->n_live_tup = sqlite3_column_int64(stmt, 2);
+		point->n_dead_tup = sqlite3_column_int64(stmt, 3);
+		if (point->n_dead_tup > point->max_dead_tup)
+			point->max_dead_tup = point->n_dead_tup;
+		sizes[bucket] = (double) point->total_bytes;
+		dead[bucket] = (double) point->max_dead_tup;
+	}
+	if (rc != SQLITE_DONE) {
+		rv = sqlite_store_error(store->db, rc, "read the table trend", errbuf, errlen);
+		goto done;
+	}
+	for (size_t i = 0; i < answer->n_rows; i++) {
+		point = answer->rows[i];
+		if (i > 0)
+			point->growth_bytes = point->total_bytes - answer->rows[i - 1]->total_bytes;
+		point->total_size = strdup(pgf_size_pretty(point->total_bytes, size, sizeof(size)));
+		if (point->total_size == NULL)
+			goto done;
+	}
+	answer->size_sparkline = store_sqlite_sparkline(sizes, present, buckets.count);
+	answer->dead_tuples_sparkline = store_sqlite_sparkline(dead, present, buckets.count);
+	answer->bucket_width = store_sqlite_bucket_width(&buckets);
+	if (answer->size_sparkline == NULL || answer->dead_tuples_sparkline == NULL ||
+	    answer->bucket_width == NULL)
+		goto done;
+	rv = PGF_OK;
+done:
+	if (rv == PGF_ENOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+	sqlite3_finalize(stmt);
+	free(sizes);
+	free(dead);
+	free(present);
+	return rv;
+}

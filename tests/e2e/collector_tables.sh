@@ -177,3 +177,37 @@ for column in schema table total_size dead_tuples live_tuples bloat_percentage \
 		harness_fail "bloat-stats table has no column $column"
 done
 harness_log "PASS: table-stats, index-usage and bloat-stats"
+
+# table-trend: t on two instances needs --instance; on the primary, the
+# latest bucket (a week wide, so the whole test is in it) saw the 300 dead
+# tuples, and after the VACUUM its last snapshot has none
+out=$(pgfleet_cli table-trend --table public.t 2>&1) &&
+	harness_fail "table-trend answered for a table on two instances: $out"
+grep -q "name an instance: table public.t exists on primary, replica" <<<"$out" ||
+	harness_fail "table-trend without --instance: wrong error: $out"
+trend=$(pgfleet_cli table-trend --table public.t --instance primary --since 1h \
+	--bucket 7d --json) || harness_fail "table-trend failed"
+jq -e 'length >= 1 and (last | .max_dead_tup == 300 and .n_dead_tup == 0
+	and .total_bytes > 0 and (.total_size | test("^[0-9]+ kB$"))
+	and (.bucket | test("^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$")))' <<<"$trend" >/dev/null ||
+	harness_fail "table-trend of t is wrong: $trend"
+pgfleet_cli table-trend --table t --instance primary >"$HARNESS_DIR/table-trend.txt" ||
+	harness_fail "table-trend (table output) failed"
+for line in "size_sparkline:" "dead_tuples_sparkline:" "bucket_width: 1h00m" "instance: primary"; do
+	grep -q "$line" "$HARNESS_DIR/table-trend.txt" ||
+		harness_fail "table-trend output has no \"$line\": $(cat "$HARNESS_DIR/table-trend.txt")"
+done
+pgfleet_cli table-trend --table nosuch --instance primary 2>/dev/null &&
+	harness_fail "table-trend answered for a table that does not exist"
+harness_log "table-trend: t's dead tuples at 300 in the latest bucket"
+
+# replication-trend: the replica's own lag, one row per bucket
+harness_wait_for "the replica in replication-trend" 60 sh -c \
+	"\"\$0\" --collector \"\$1\" --timeout 5s replication-trend --since 1h --json |
+	 jq -e 'any(.[]; .instance == \"replica\" and .max_replay_lag_bytes >= 0 and (.bucket | test(\"^[0-9]{4}-\")))' >/dev/null" \
+	"$PGFLEET_BIN_DIR/collector/pgfleet" "$COLLECTOR_API"
+pgfleet_cli replication-trend --since 1h >"$HARNESS_DIR/replication-trend.txt" ||
+	harness_fail "replication-trend (table output) failed"
+grep -q "lag_sparkline:" "$HARNESS_DIR/replication-trend.txt" ||
+	harness_fail "replication-trend output has no sparkline"
+harness_log "PASS: table-trend and replication-trend"

@@ -162,7 +162,7 @@ run_case(const char *path)
 	count = analysis_indexes(c->indexes, c->n_indexes, c->members, c->fks, c->n_fks,
 	    c->window, advice, MAX_ROWS);
 	for (size_t i = 0; i < count || i < c->n_expect; i++) {
-		char got[1024];
+		char got[4096];
 		if (i < count)
 			snprintf(got, sizeof(got), "%s %s %s.%s %s %s",
 			    index_advice_type_name(advice[i].type),
