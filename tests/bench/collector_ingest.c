@@ -20,6 +20,10 @@
  *            time (start + k * step), so history spans days without waiting.
  *            `threads` workers drive the agents round-robin, one report in
  *            flight per worker. Prints one line of key=value figures.
+ *            A run can continue an earlier one (--nonce: the same agent and
+ *            boot ids; --first-report: the seq to go on from, texts of the
+ *            earlier reports counted as sent), so a warm-up can be left out
+ *            of the measurement.
  *   ceiling  the same statement rows, inserted straight into a store made
  *            by store_open (so the schema is the collector's): one prepared
  *            INSERT, one transaction per report's worth of rows, WAL and
@@ -65,6 +69,8 @@ struct options {
 	long tables_every;
 	long threads;
 	long rows;
+	long first_report; /* reports before it were sent by an earlier run */
+	uint64_t nonce;    /* agent and boot ids: the same in runs that continue */
 	int64_t start_us;
 	int64_t step_us;
 };
@@ -214,15 +220,15 @@ table_fill(Pgfleet__V1__TableStat *t, char *name, size_t name_size, long k, long
 }
 
 static int
-agent_open(struct agent *agent, const struct options *options, long index, uint64_t nonce)
+agent_open(struct agent *agent, const struct options *options, long index)
 {
 	int rv;
 
 	agent->index = index;
-	snprintf(agent->agent_id, sizeof(agent->agent_id), "%016" PRIx64 "%016lx", nonce,
+	snprintf(agent->agent_id, sizeof(agent->agent_id), "%016" PRIx64 "%016lx", options->nonce,
 	    (unsigned long) index);
 	snprintf(agent->boot_id, sizeof(agent->boot_id), "%016" PRIx64 "%016lx",
-	    (uint64_t) (nonce ^ 0xB007B007B007B007ULL), (unsigned long) index);
+	    (uint64_t) (options->nonce ^ 0xB007B007B007B007ULL), (unsigned long) index);
 	snprintf(agent->name, sizeof(agent->name), "%s-%05ld", options->prefix, index);
 	snprintf(agent->system_identifier, sizeof(agent->system_identifier), "%" PRIu64,
 	    (uint64_t) 7000000000000000000ULL + (uint64_t) index);
@@ -231,6 +237,12 @@ agent_open(struct agent *agent, const struct options *options, long index, uint6
 	agent->text_sent = calloc((size_t) options->statements, sizeof(bool));
 	if (agent->text_sent == NULL)
 		return -1;
+	/* texts an earlier run of the same agents already sent */
+	for (long k = 0; k < options->first_report; k++) {
+		long changed = changed_per_report(options);
+		for (long j = 0; j < changed; j++)
+			agent->text_sent[statement_index(options, changed, k, j)] = true;
+	}
 	if ((rv = nng_req0_open(&agent->socket)) != 0) {
 		fprintf(stderr, "bench: could not open a socket: %s\n", nng_strerror(rv));
 		return -1;
@@ -368,7 +380,7 @@ worker_main(void *arg)
 	}
 	/* report k of every agent before report k + 1 of any: simulated time
 	 * moves forward across the fleet as it would */
-	for (long k = 0; k < options->reports; k++) {
+	for (long k = options->first_report; k < options->first_report + options->reports; k++) {
 		for (long a = worker->first; a < options->agents; a += worker->stride) {
 			if (send_one(worker, &worker->agents[a], k, deltas, delta_pointers, tables,
 				table_pointers, table_names, texts, &buffer, &buffer_size) != 0)
@@ -404,14 +416,13 @@ run_send(const struct options *options)
 	long opened = 0, started_threads = 0, count = 0;
 	long reports = 0, statement_rows = 0, table_rows = 0, texts = 0, not_ok = 0, failed = 0;
 	size_t bytes = 0;
-	uint64_t nonce = (uint64_t) pgf_time_now_us() * 2654435761ULL;
 	double started, seconds;
 	int status = 1;
 
 	if (agents == NULL || workers == NULL || ids == NULL)
 		goto done;
 	for (; opened < options->agents; opened++) {
-		if (agent_open(&agents[opened], options, opened, nonce) != 0) {
+		if (agent_open(&agents[opened], options, opened) != 0) {
 			opened++;
 			goto done;
 		}
@@ -463,8 +474,9 @@ run_send(const struct options *options)
 	    (double) (statement_rows + table_rows) / seconds,
 	    count > 0 ? latencies[count / 2] : 0.0,
 	    count > 0 ? latencies[(count * 99) / 100] : 0.0,
-	    count > 0 ? latencies[count - 1] : 0.0, options->start_us,
-	    options->start_us + (options->reports - 1) * options->step_us);
+	    count > 0 ? latencies[count - 1] : 0.0,
+	    options->start_us + options->first_report * options->step_us,
+	    options->start_us + (options->first_report + options->reports - 1) * options->step_us);
 	status = failed == 0 && not_ok == 0 && started_threads == threads ? 0 : 1;
 done:
 	for (long a = 0; a < opened; a++) {
@@ -585,7 +597,7 @@ usage(FILE *out)
 	    "Usage: bench_collector_ingest send --collector ADDR [--agents N]\n"
 	    "         [--reports-per-agent R] [--statements S] [--changed F | --changed-count C]\n"
 	    "         [--tables T] [--tables-every E] [--threads W] [--prefix NAME]\n"
-	    "         [--start-us T] [--step-us U]\n"
+	    "         [--start-us T] [--step-us U] [--first-report K --nonce N]\n"
 	    "       bench_collector_ingest ceiling --store PATH [--rows M] [--statements S]\n"
 	    "         [--changed F | --changed-count C] [--start-us T] [--step-us U]\n");
 }
@@ -607,7 +619,7 @@ main(int argc, char **argv)
 {
 	enum { OPT_COLLECTOR = 256, OPT_STORE, OPT_AGENTS, OPT_REPORTS, OPT_STATEMENTS,
 		OPT_CHANGED, OPT_CHANGED_COUNT, OPT_TABLES, OPT_TABLES_EVERY, OPT_THREADS,
-		OPT_ROWS, OPT_START, OPT_STEP, OPT_PREFIX };
+		OPT_ROWS, OPT_START, OPT_STEP, OPT_PREFIX, OPT_FIRST_REPORT, OPT_NONCE };
 	static const struct option long_options[] = {
 		{"collector", required_argument, NULL, OPT_COLLECTOR},
 		{"store", required_argument, NULL, OPT_STORE},
@@ -623,6 +635,8 @@ main(int argc, char **argv)
 		{"start-us", required_argument, NULL, OPT_START},
 		{"step-us", required_argument, NULL, OPT_STEP},
 		{"prefix", required_argument, NULL, OPT_PREFIX},
+		{"first-report", required_argument, NULL, OPT_FIRST_REPORT},
+		{"nonce", required_argument, NULL, OPT_NONCE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -659,6 +673,13 @@ main(int argc, char **argv)
 			break;
 		case OPT_PREFIX:
 			options.prefix = optarg;
+			break;
+		case OPT_FIRST_REPORT:
+			ok = parse_long(optarg, 0, 100000000, &options.first_report);
+			break;
+		case OPT_NONCE:
+			ok = parse_long(optarg, 1, INT64_MAX, &value);
+			options.nonce = (uint64_t) value;
 			break;
 		case OPT_AGENTS:
 			ok = parse_long(optarg, 1, MAX_AGENTS, &options.agents);
@@ -719,7 +740,10 @@ main(int argc, char **argv)
 	/* by default simulated time ends now: questions about "the last 30
 	 * days" see all of it */
 	if (options.start_us == 0)
-		options.start_us = pgf_time_now_us() - options.step_us * options.reports;
+		options.start_us = pgf_time_now_us() -
+		    options.step_us * (options.first_report + options.reports);
+	if (options.nonce == 0)
+		options.nonce = (uint64_t) pgf_time_now_us() * 2654435761ULL;
 	if (strcmp(mode, "send") == 0) {
 		if (options.collector == NULL) {
 			fprintf(stderr, "bench: send needs --collector ADDR\n");
