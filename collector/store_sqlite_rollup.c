@@ -52,6 +52,10 @@ const char store_sqlite_rollup_schema[] =
 	ROLLUP_TABLE("statement_stats_daily")
 	"CREATE INDEX statement_stats_hourly_by_time ON statement_stats_hourly (bucket_us);"
 	"CREATE INDEX statement_stats_daily_by_time ON statement_stats_daily (bucket_us);"
+	/* query-trend reads one statement over weeks: from the rollups,
+	 * by queryid (the raw rows it reads are only the last hour's) */
+	"CREATE INDEX statement_stats_hourly_by_query ON statement_stats_hourly (queryid, bucket_us);"
+	"CREATE INDEX statement_stats_daily_by_query ON statement_stats_daily (queryid, bucket_us);"
 	"CREATE TABLE rollup_state (name TEXT PRIMARY KEY, until_us INTEGER NOT NULL);"
 	"INSERT INTO rollup_state VALUES ('hourly', 0), ('daily', 0), ('thinned', 0);";
 
