@@ -429,48 +429,63 @@ sqlite_missing_texts(struct store *base, const Pgfleet__V1__Report *report,
 	struct store_sqlite *store = (struct store_sqlite *) base;
 	const Pgfleet__V1__StatementsFamily *family = report->statements;
 	sqlite3_stmt *stmt = NULL;
-	int rc;
+	char *ids = NULL;
+	size_t used = 0;
+	size_t wanted = 0;
+	int rc = SQLITE_NOMEM;
 
 	*missing = NULL;
 	*count = 0;
 	if (family == NULL || family->n_statements == 0)
 		return PGF_OK;
+	/* one query per report: the textless queryids go in as a JSON array
+	 * (21 characters and a comma each) */
+	ids = malloc(family->n_statements * 22 + 3);
+	if (ids == NULL)
+		goto fail;
+	ids[used++] = '[';
+	for (size_t i = 0; i < family->n_statements; i++) {
+		if (family->statements[i]->query.len > 0)
+			continue;
+		used += (size_t) sprintf(ids + used, "%s%lld", wanted++ > 0 ? "," : "",
+		    (long long) family->statements[i]->queryid);
+	}
+	ids[used++] = ']';
+	ids[used] = '\0';
+	if (wanted == 0) {
+		free(ids);
+		return PGF_OK;
+	}
 	rc = sqlite3_prepare_v2(store->db,
-	    "SELECT count(*) FROM statement_texts t JOIN instances i USING (instance_id)"
-	    " WHERE i.name = ?1 AND t.queryid = ?2",
+	    "SELECT j.value FROM json_each(?2) j WHERE NOT EXISTS ("
+	    " SELECT 1 FROM statement_texts t"
+	    " WHERE t.instance_id = (SELECT instance_id FROM instances WHERE name = ?1)"
+	    "  AND t.queryid = j.value)"
+	    " GROUP BY j.value",
 	    -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return sqlite_store_error(store->db, rc, "look up query texts", errbuf, errlen);
-	for (size_t i = 0; i < family->n_statements; i++) {
-		const Pgfleet__V1__StatementDelta *d = family->statements[i];
-		bool listed = false;
-		if (d->query.len > 0)
-			continue;
-		for (size_t j = 0; j < *count && !listed; j++)
-			listed = (*missing)[j] == d->queryid;
-		if (listed)
-			continue;
-		sqlite3_reset(stmt);
-		sqlite3_bind_text(stmt, 1, report->instance->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 2, d->queryid);
-		if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, report->instance->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, ids, (int) used, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t *grown = realloc(*missing, (*count + 1) * sizeof(grown[0]));
+		if (grown == NULL) {
+			rc = SQLITE_NOMEM;
 			goto fail;
-		if (sqlite3_column_int64(stmt, 0) == 0) {
-			int64_t *grown = realloc(*missing, (*count + 1) * sizeof(grown[0]));
-			if (grown == NULL) {
-				rc = SQLITE_NOMEM;
-				goto fail;
-			}
-			*missing = grown;
-			(*missing)[(*count)++] = d->queryid;
 		}
+		*missing = grown;
+		(*missing)[(*count)++] = sqlite3_column_int64(stmt, 0);
 	}
+	if (rc != SQLITE_DONE)
+		goto fail;
 	sqlite3_finalize(stmt);
+	free(ids);
 	return PGF_OK;
 fail:
 	{
 		int rv = sqlite_store_error(store->db, rc, "look up query texts", errbuf, errlen);
 		sqlite3_finalize(stmt);
+		free(ids);
 		free(*missing);
 		*missing = NULL;
 		*count = 0;

@@ -448,6 +448,9 @@ test_report_stored_once(void **state)
 	assert_int_equal(ack.seq, 42);
 	assert_string_equal(ack.reason, "");
 	assert_counters(&counters, 1, 1, 0, 0, 0);
+	/* statement 1001 came without a text the store has: asked for */
+	assert_int_equal(ack.n_missing_query_texts, 1);
+	assert_int_equal(ack.missing_query_texts[0], 1001);
 	ingest_ack_fini(&ack);
 
 	ingest_report(f->store, data, len, PGF_WIRE_MAX_MESSAGE, &counters, &ack);
@@ -458,7 +461,21 @@ test_report_stored_once(void **state)
 	ingest_ack_fini(&ack);
 	free(data);
 
-	/* the store has the statements once */
+	/* the next report sends neither text: only the one never stored is
+	 * asked for, once */
+	good_report(&p);
+	p.report.seq = 43;
+	p.deltas[0].query.len = 0;
+	p.deltas[0].query.data = NULL;
+	data = pack(&p.report, &len);
+	ingest_report(f->store, data, len, PGF_WIRE_MAX_MESSAGE, &counters, &ack);
+	assert_int_equal(ack.status, PGFLEET__V1__ACK__STATUS__STATUS_OK);
+	assert_int_equal(ack.n_missing_query_texts, 1);
+	assert_int_equal(ack.missing_query_texts[0], 1001);
+	ingest_ack_fini(&ack);
+	free(data);
+
+	/* the store has each report once: two reports of 3 calls each */
 	pgfleet__v1__slow_queries_request__init(&request);
 	pgfleet__v1__slow_queries__init(&answer);
 	request.order = PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS;
@@ -466,7 +483,7 @@ test_report_stored_once(void **state)
 	    sizeof(errbuf)), PGF_OK);
 	assert_int_equal(answer.n_rows, 2);
 	for (size_t i = 0; i < answer.n_rows; i++) {
-		assert_int_equal(answer.rows[i]->calls, 3);
+		assert_int_equal(answer.rows[i]->calls, 6);
 		assert_string_equal(answer.rows[i]->instance, "db1:5432");
 	}
 	assert_int_equal(answer.rows[0]->queryid, 1000);
