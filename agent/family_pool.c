@@ -44,22 +44,6 @@ pool_state_free(void *state)
 	free(pool);
 }
 
-/* Copies a libpq message into errbuf on one line, without the trailing
- * newline (problems and log lines are one line). */
-static void
-pool_copy_message(char *errbuf, size_t errlen, const char *message)
-{
-	size_t len;
-	snprintf(errbuf, errlen, "%s", message != NULL ? message : "unknown error");
-	len = strlen(errbuf);
-	while (len > 0 && (errbuf[len - 1] == '\n' || errbuf[len - 1] == ' '))
-		errbuf[--len] = '\0';
-	for (size_t i = 0; i < len; i++) {
-		if (errbuf[i] == '\n' || errbuf[i] == '\t')
-			errbuf[i] = ' ';
-	}
-}
-
 /* Opens the admin console connection. Only client-side keywords are added
  * to the user's conninfo: pgbouncer rejects unknown startup parameters.
  * Returns NULL with errbuf set on failure. */
@@ -89,7 +73,7 @@ pool_connect(const struct agent_config *config, char *errbuf, size_t errlen)
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		pool_copy_message(errbuf, errlen, PQerrorMessage(conn));
+		pg_message_line(errbuf, errlen, PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
@@ -112,7 +96,7 @@ pool_show(PGconn *conn, const char *command, int64_t deadline_ms, char *errbuf,
 
 	*lost = false;
 	if (!PQsendQuery(conn, command)) {
-		pool_copy_message(errbuf, errlen, PQerrorMessage(conn));
+		pg_message_line(errbuf, errlen, PQerrorMessage(conn));
 		*lost = true;
 		return NULL;
 	}
@@ -121,7 +105,7 @@ pool_show(PGconn *conn, const char *command, int64_t deadline_ms, char *errbuf,
 		int64_t remaining;
 
 		if (!PQconsumeInput(conn)) {
-			pool_copy_message(errbuf, errlen, PQerrorMessage(conn));
+			pg_message_line(errbuf, errlen, PQerrorMessage(conn));
 			*lost = true;
 			return NULL;
 		}
@@ -158,7 +142,7 @@ pool_show(PGconn *conn, const char *command, int64_t deadline_ms, char *errbuf,
 	}
 	if (PQresultStatus(result) != PGRES_TUPLES_OK) {
 		const char *primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
-		pool_copy_message(errbuf, errlen,
+		pg_message_line(errbuf, errlen,
 		    primary != NULL ? primary : PQresultErrorMessage(result));
 		PQclear(result);
 		*lost = PQstatus(conn) != CONNECTION_OK;

@@ -25,9 +25,8 @@ struct pg_session {
 	int server_version;
 };
 
-/* Copies libpq's message without its trailing newline(s), on one line. */
-static void
-copy_message(char *errbuf, size_t errlen, const char *message)
+void
+pg_message_line(char *errbuf, size_t errlen, const char *message)
 {
 	size_t len;
 	snprintf(errbuf, errlen, "%s", message != NULL ? message : "unknown error");
@@ -45,7 +44,7 @@ log_notice(void *arg, const char *message)
 {
 	char line[512];
 	(void) arg;
-	copy_message(line, sizeof(line), message);
+	pg_message_line(line, sizeof(line), message);
 	pgf_debug("server notice: %s", line);
 }
 
@@ -104,7 +103,7 @@ pg_session_open_database(const struct agent_config *config, const char *dbname,
 		return PGF_ENOMEM;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		copy_message(errbuf, errlen, PQerrorMessage(conn));
+		pg_message_line(errbuf, errlen, PQerrorMessage(conn));
 		PQfinish(conn);
 		return PGF_ECONNECT;
 	}
@@ -174,7 +173,7 @@ pg_session_query(struct pg_session *session, const char *sql, char *errbuf,
 		return NULL;
 	}
 	if (!PQsendQueryParams(session->conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
-		copy_message(errbuf, errlen, PQerrorMessage(session->conn));
+		pg_message_line(errbuf, errlen, PQerrorMessage(session->conn));
 		session->broken = true;
 		return NULL;
 	}
@@ -184,7 +183,7 @@ pg_session_query(struct pg_session *session, const char *sql, char *errbuf,
 		int rv;
 
 		if (!PQconsumeInput(session->conn)) {
-			copy_message(errbuf, errlen, PQerrorMessage(session->conn));
+			pg_message_line(errbuf, errlen, PQerrorMessage(session->conn));
 			session->broken = true;
 			return NULL;
 		}
@@ -225,7 +224,7 @@ pg_session_query(struct pg_session *session, const char *sql, char *errbuf,
 	default: {
 		const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
 		snprintf(sqlstate, 6, "%s", state != NULL ? state : "");
-		copy_message(errbuf, errlen, PQresultErrorField(result,
+		pg_message_line(errbuf, errlen, PQresultErrorField(result,
 		    PG_DIAG_MESSAGE_PRIMARY) != NULL
 			? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)
 			: PQresultErrorMessage(result));
