@@ -414,18 +414,34 @@ column_time(sqlite3_stmt *stmt, int column)
 	return strdup(buf);
 }
 
-/* rows_grow returns the array rows (of *capacity elements of size bytes)
- * doubled, or its first 16 elements, and sets *capacity; NULL when out of
- * memory (rows and *capacity are kept). */
+/* append_row adds one initialised message of descriptor's type to an
+ * answer's rows: rows_slot is the address of the rows array (some T **),
+ * *n_rows its length, *capacity its allocated size. Returns the new row,
+ * or NULL when out of memory (the rows so far are kept, to be freed with
+ * the answer). */
 static void *
-rows_grow(void *rows, size_t size, size_t *capacity)
+append_row(void *rows_slot, size_t *n_rows, size_t *capacity,
+    const ProtobufCMessageDescriptor *descriptor)
 {
-	size_t count = *capacity == 0 ? 16 : *capacity * 2;
-	void *bigger = realloc(rows, count * size);
+	void **rows;
+	void *row;
 
-	if (bigger != NULL)
+	memcpy(&rows, rows_slot, sizeof(rows));
+	if (*n_rows == *capacity) {
+		size_t count = *capacity == 0 ? 16 : *capacity * 2;
+		void **bigger = realloc(rows, count * sizeof(rows[0]));
+		if (bigger == NULL)
+			return NULL;
+		rows = bigger;
+		memcpy(rows_slot, &rows, sizeof(rows));
 		*capacity = count;
-	return bigger;
+	}
+	row = malloc(descriptor->sizeof_message);
+	if (row == NULL)
+		return NULL;
+	protobuf_c_message_init(descriptor, row);
+	rows[(*n_rows)++] = row;
+	return row;
 }
 
 /* percentage is part / whole * 100 rounded to two decimals: 100 when only
@@ -514,21 +530,12 @@ store_sqlite_table_stats(struct store *base, const Pgfleet__V1__TableStatsReques
 		sqlite3_stmt *stmt = listing.stmt;
 		Pgfleet__V1__TableStatsRow *row;
 
-		if (answer->n_rows == listing.capacity) {
-			void *bigger = rows_grow(answer->rows, sizeof(answer->rows[0]),
-			    &listing.capacity);
-			if (bigger == NULL) {
-				out_of_memory = true;
-				break;
-			}
-			answer->rows = bigger;
-		}
-		if ((row = malloc(sizeof(*row))) == NULL) {
+		row = append_row(&answer->rows, &answer->n_rows, &listing.capacity,
+		    &pgfleet__v1__table_stats_row__descriptor);
+		if (row == NULL) {
 			out_of_memory = true;
 			break;
 		}
-		pgfleet__v1__table_stats_row__init(row);
-		answer->rows[answer->n_rows++] = row;
 		row->instance = sqlite_column_text(stmt, 0);
 		row->database = sqlite_column_text(stmt, 1);
 		row->schema = sqlite_column_text(stmt, 2);
@@ -593,21 +600,12 @@ store_sqlite_index_usage(struct store *base, const Pgfleet__V1__IndexUsageReques
 		sqlite3_stmt *stmt = listing.stmt;
 		Pgfleet__V1__IndexUsageRow *row;
 
-		if (answer->n_rows == listing.capacity) {
-			void *bigger = rows_grow(answer->rows, sizeof(answer->rows[0]),
-			    &listing.capacity);
-			if (bigger == NULL) {
-				out_of_memory = true;
-				break;
-			}
-			answer->rows = bigger;
-		}
-		if ((row = malloc(sizeof(*row))) == NULL) {
+		row = append_row(&answer->rows, &answer->n_rows, &listing.capacity,
+		    &pgfleet__v1__index_usage_row__descriptor);
+		if (row == NULL) {
 			out_of_memory = true;
 			break;
 		}
-		pgfleet__v1__index_usage_row__init(row);
-		answer->rows[answer->n_rows++] = row;
 		row->instance = sqlite_column_text(stmt, 0);
 		row->database = sqlite_column_text(stmt, 1);
 		row->schema = sqlite_column_text(stmt, 2);
@@ -671,21 +669,12 @@ store_sqlite_bloat_stats(struct store *base, const Pgfleet__V1__BloatStatsReques
 		sqlite3_stmt *stmt = listing.stmt;
 		Pgfleet__V1__BloatStatsRow *row;
 
-		if (answer->n_rows == listing.capacity) {
-			void *bigger = rows_grow(answer->rows, sizeof(answer->rows[0]),
-			    &listing.capacity);
-			if (bigger == NULL) {
-				out_of_memory = true;
-				break;
-			}
-			answer->rows = bigger;
-		}
-		if ((row = malloc(sizeof(*row))) == NULL) {
+		row = append_row(&answer->rows, &answer->n_rows, &listing.capacity,
+		    &pgfleet__v1__bloat_stats_row__descriptor);
+		if (row == NULL) {
 			out_of_memory = true;
 			break;
 		}
-		pgfleet__v1__bloat_stats_row__init(row);
-		answer->rows[answer->n_rows++] = row;
 		row->instance = sqlite_column_text(stmt, 0);
 		row->database = sqlite_column_text(stmt, 1);
 		row->schema = sqlite_column_text(stmt, 2);
