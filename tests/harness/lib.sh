@@ -43,9 +43,9 @@ harness_teardown_dir() {
 		[ -f "$pidfile" ] || continue
 		kill -9 "$(cat "$pidfile")" 2>/dev/null || true
 	done
-	# replicas first, then any other server a test made in the folder
-	for data in "$dir"/replica "$dir"/*/; do
-		data=${data%/}
+	# replicas (standby.signal) first, then any other server in the folder
+	for data in "$dir"/*/standby.signal "$dir"/*/postmaster.pid; do
+		data=${data%/*}
 		[ -f "$data/postmaster.pid" ] || continue
 		as_postgres "$PG_BIN/pg_ctl" -D "$data" stop -m immediate -w >/dev/null 2>&1 || true
 	done
@@ -173,9 +173,15 @@ CONF
 	harness_log "primary up on 127.0.0.1:$PRIMARY_PORT"
 }
 
+# harness_start_replica [NAME]: a streaming replica of the primary in
+# $HARNESS_DIR/NAME (default "replica"); its port is in REPLICA_PORT (the
+# last one started) and in REPLICA_PORTS[NAME], so a test can start two.
+declare -A REPLICA_PORTS=()
 harness_start_replica() {
-	local data=$HARNESS_DIR/replica
+	local name=${1:-replica}
+	local data=$HARNESS_DIR/$name
 	REPLICA_PORT=$(harness_free_port)
+	REPLICA_PORTS[$name]=$REPLICA_PORT
 	as_postgres "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$data" \
 		-R -X stream --no-sync >"$HARNESS_DIR/log/basebackup.log" 2>&1 ||
 		harness_fail "pg_basebackup failed"
@@ -185,10 +191,10 @@ hot_standby = on
 CONF
 	as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null ||
 		{ cat "$data/server.log" >&2; harness_fail "replica did not start"; }
-	harness_wait_for "replica streaming" 30 harness_query_is "$PRIMARY_PORT" t \
-		"SELECT count(*) > 0 FROM pg_stat_replication WHERE state = 'streaming'"
+	harness_wait_for "$name streaming" 30 harness_query_is "$REPLICA_PORT" t \
+		"SELECT status = 'streaming' FROM pg_stat_wal_receiver"
 	export REPLICA_PORT
-	harness_log "replica up on 127.0.0.1:$REPLICA_PORT"
+	harness_log "$name up on 127.0.0.1:$REPLICA_PORT"
 }
 
 # Starts a program in the background, logging to log/NAME.log.
