@@ -32,6 +32,13 @@ struct agent_config {
 	long long max_query_text;
 	/* Most unacknowledged reports kept; the oldest is dropped first. */
 	long long max_pending_reports;
+	/* The outbox (outbox.c): spool directory for unacknowledged reports
+	 * ("" = memory only) and its bounds: reports (0 = max_pending_reports),
+	 * bytes and age (ms, 0 = none); the oldest is dropped first. */
+	char *spool_dir;
+	long long spool_max_reports;
+	long long spool_max_bytes;
+	int64_t spool_max_age;
 	/* Databases to read (comma-separated; "" = all connectable ones)
 	 * and databases never to read. */
 	char *databases;
@@ -52,6 +59,15 @@ struct agent_config {
 	char *pgbouncer_conninfo;
 	/* Collect every family once, print the report as JSON, exit. */
 	bool once;
+	/* Actions (action_channel.c): the collector's action address ("" =
+	 * the collector's host, port 7453; "off" = no actions), what this
+	 * server's owner allows, and the statement_timeout of an action. */
+	char *action_collector;
+	bool allow_explain;
+	bool allow_explain_analyze;
+	bool allow_cancel;
+	bool allow_terminate;
+	int64_t action_statement_timeout;
 };
 
 /* The key table for pgf_cfg_load / pgf_cfg_free. */

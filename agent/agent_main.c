@@ -4,10 +4,12 @@
  * Design note. One thread, one loop:
  *   1. every `interval`, connect if needed, snapshot pg_stat_statements,
  *      turn it into a delta against the previous snapshot, and append the
- *      resulting Report (packed, with its boot id and seq) to the pending
- *      list; then save the state file (baseline + pending) before sending,
- *      so a crash after this point neither loses the interval nor counts it
- *      twice;
+ *      resulting Report (packed, with its boot id and seq) to the outbox
+ *      (outbox.c: memory, and the spool when spool_dir is set, fsync'd);
+ *      then save the state file (baseline + that seq) before sending, so a
+ *      crash after this point neither loses the interval nor counts it
+ *      twice (a spooled report newer than the saved baseline is dropped at
+ *      restart: the next delta covers it);
  *   2. send pending reports oldest first, each until it is acknowledged;
  *      an unreachable collector means backoff, never a busy loop;
  *   3. sleep until the next of those two, waking for SIGTERM/SIGINT.
@@ -24,9 +26,12 @@
 #include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "agent/action_channel.h"
 #include "agent/agent_config.h"
 #include "agent/db_pool.h"
 #include "agent/family.h"
+#include "agent/family_hypo.h"
+#include "agent/outbox.h"
 #include "agent/pg_session.h"
 #include "agent/sender.h"
 #include "agent/state_file.h"
@@ -77,6 +82,8 @@ struct text_set {
 
 struct agent {
 	struct agent_config config;
+	/* the action channel's thread (action_channel.c); NULL when off */
+	struct action_channel *actions;
 	char agent_id[33];
 	char boot_id[33];
 	uint64_t seq;
@@ -91,9 +98,14 @@ struct agent {
 	/* baseline read from the state file: valid once the name and the
 	 * system identifier are confirmed to match */
 	char *state_instance_name;
-	ProtobufCBinaryData *pending;
-	size_t pending_count;
+	/* unacknowledged reports, oldest first, in memory and the optional
+	 * spool (outbox.c); dropped_reports counts the earlier runs' drops
+	 * and this run's rejections, the outbox this run's drops */
+	struct outbox *outbox;
 	uint64_t dropped_reports;
+	/* the state file's last report (the spooled reports it covers) */
+	char *state_last_boot;
+	uint64_t state_last_seq;
 	struct sender *sender;
 	struct text_set texts_sent;
 	bool postgres_down;
@@ -170,8 +182,16 @@ needs_text(int64_t queryid, void *arg)
 	return !text_set_contains(arg, queryid);
 }
 
-/* Saves baseline and pending reports; failures are logged, not fatal: the
- * agent keeps working from memory. */
+/* Every report dropped since the agent was installed. */
+static uint64_t
+agent_dropped(const struct agent *agent)
+{
+	return agent->dropped_reports +
+	    (agent->outbox != NULL ? outbox_dropped(agent->outbox) : 0);
+}
+
+/* Saves the baseline and the last report's seq; failures are logged, not
+ * fatal: the agent keeps working from memory. */
 static void
 agent_save_state(struct agent *agent)
 {
@@ -187,9 +207,14 @@ agent_save_state(struct agent *agent)
 			have_snapshot = true;
 		}
 	}
-	state.pending_reports = agent->pending;
-	state.n_pending_reports = agent->pending_count;
-	state.dropped_reports = agent->dropped_reports;
+	/* reports live in the outbox; the state file keeps the baseline and
+	 * which report it was last saved with */
+	state.dropped_reports = agent_dropped(agent);
+	state.last_report_boot_id = agent->boot_id;
+	state.last_report_seq = agent->seq;
+	state.unspooled_reports = agent->outbox != NULL && !outbox_spooling(agent->outbox)
+	    ? outbox_count(agent->outbox)
+	    : 0;
 	if (state_file_save(agent->config.state_dir, &state, errbuf, sizeof(errbuf)) != PGF_OK)
 		pgf_warning("%s", errbuf);
 	if (have_snapshot)
@@ -213,54 +238,73 @@ agent_load_state(struct agent *agent)
 	if (state->statements != NULL &&
 	    statements_snapshot_from_proto(state->statements, &agent->baseline) == PGF_OK)
 		agent->have_baseline = true;
-	agent->pending = calloc(state->n_pending_reports + 1, sizeof(agent->pending[0]));
-	if (agent->pending != NULL) {
-		for (size_t i = 0; i < state->n_pending_reports; i++) {
-			ProtobufCBinaryData *r = &state->pending_reports[i];
-			agent->pending[agent->pending_count].data = malloc(r->len > 0 ? r->len : 1);
-			if (agent->pending[agent->pending_count].data == NULL)
-				break;
-			memcpy(agent->pending[agent->pending_count].data, r->data, r->len);
-			agent->pending[agent->pending_count].len = r->len;
-			agent->pending_count++;
-		}
-	}
-	agent->dropped_reports = state->dropped_reports;
-	pgf_info("state loaded: %zu unacknowledged report(s), baseline %s",
-	    agent->pending_count, agent->have_baseline ? "present" : "absent");
+	/* reports an older agent kept in the state file, and reports only
+	 * the memory of the last run held, are gone: counted as dropped */
+	agent->dropped_reports = state->dropped_reports + state->unspooled_reports +
+	    state->n_pending_reports;
+	agent->state_last_boot = strdup(state->last_report_boot_id);
+	agent->state_last_seq = state->last_report_seq;
+	pgf_info("state loaded: baseline %s, %llu report(s) dropped so far",
+	    agent->have_baseline ? "present" : "absent",
+	    (unsigned long long) agent->dropped_reports);
 	pgfleet__v1__agent_state__free_unpacked(state, NULL);
 }
 
-/* Forgets the oldest pending report. */
-static void
-agent_pop_pending(struct agent *agent)
+/* A spooled report stays unless it holds statement deltas made after the
+ * baseline of the state file (a crash between spooling it and saving the
+ * state): the next delta counts those calls again. */
+static bool
+agent_keep_spooled(const uint8_t *data, size_t len, void *arg)
 {
-	free(agent->pending[0].data);
-	memmove(agent->pending, agent->pending + 1,
-	    (agent->pending_count - 1) * sizeof(agent->pending[0]));
-	agent->pending_count--;
+	const struct agent *agent = arg;
+	Pgfleet__V1__Report *report = pgfleet__v1__report__unpack(NULL, len, data);
+	bool keep;
+
+	if (report == NULL)
+		return false;
+	keep = agent->state_last_boot == NULL || strcmp(report->boot_id, agent->state_last_boot) != 0 ||
+	    report->seq <= agent->state_last_seq || report->statements == NULL ||
+	    report->statements->status != PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_OK;
+	pgfleet__v1__report__free_unpacked(report, NULL);
+	return keep;
 }
 
-/* Appends a packed report, dropping the oldest when the bound is hit. */
+/* The outbox bounds from the configuration. */
+static struct outbox_limits
+agent_outbox_limits(const struct agent *agent)
+{
+	struct outbox_limits limits;
+
+	limits.max_reports = agent->config.spool_max_reports > 0
+	    ? agent->config.spool_max_reports
+	    : agent->config.max_pending_reports;
+	limits.max_bytes = agent->config.spool_max_bytes;
+	limits.max_age_ms = agent->config.spool_max_age;
+	return limits;
+}
+
+/* Opens the outbox and recovers a spooled backlog; false when out of
+ * memory. */
+static bool
+agent_open_outbox(struct agent *agent)
+{
+	struct outbox_limits limits = agent_outbox_limits(agent);
+
+	return outbox_open(agent->config.spool_dir, &limits, agent_keep_spooled, agent,
+		   &agent->outbox) == PGF_OK;
+}
+
+/* Appends a packed report, dropping the oldest when a bound is hit. */
 static int
 agent_enqueue(struct agent *agent, uint8_t *data, size_t len)
 {
-	ProtobufCBinaryData *grown;
-	if (agent->pending_count >= (size_t) agent->config.max_pending_reports) {
-		agent_pop_pending(agent);
-		agent->dropped_reports++;
-		pgf_warning("instance=%s pending report bound %lld reached: dropped the oldest (%llu dropped so far)",
-		    agent->name, agent->config.max_pending_reports,
-		    (unsigned long long) agent->dropped_reports);
-	}
-	grown = realloc(agent->pending, (agent->pending_count + 1) * sizeof(agent->pending[0]));
-	if (grown == NULL)
-		return PGF_ENOMEM;
-	agent->pending = grown;
-	agent->pending[agent->pending_count].data = data;
-	agent->pending[agent->pending_count].len = len;
-	agent->pending_count++;
-	return PGF_OK;
+	uint64_t before = outbox_dropped(agent->outbox);
+	int rv = outbox_append(agent->outbox, data, len, pgf_time_now_us());
+
+	if (outbox_dropped(agent->outbox) != before)
+		pgf_warning("instance=%s unacknowledged report bound reached: dropped the oldest (%llu dropped so far)",
+		    agent->name, (unsigned long long) agent_dropped(agent));
+	return rv;
 }
 
 /* Connects and learns the identity; logs a warning once per outage. */
@@ -477,7 +521,11 @@ agent_make_report(struct agent *agent, bool everything, uint8_t **packed, size_t
 	report.collected_at_us = pgf_time_now_us();
 	report.instance = &agent->identity;
 	report.agent_version = PGFLEET_VERSION;
-	report.dropped_reports = agent->dropped_reports;
+	report.dropped_reports = agent_dropped(agent);
+	if (agent->outbox != NULL) {
+		report.corrupt_spool_records = outbox_corrupt(agent->outbox);
+		report.spool_failures = outbox_spool_failures(agent->outbox);
+	}
 	report.report_interval_ms = agent->config.interval;
 	for (size_t i = 0; agent_families[i] != NULL; i++) {
 		int64_t cadence = agent_families[i]->cadence_ms(&agent->config);
@@ -507,7 +555,7 @@ agent_make_report(struct agent *agent, bool everything, uint8_t **packed, size_t
 	if (report.statements == NULL && report.unreachable_reason[0] == '\0' &&
 	    report.tables == NULL && report.indexes == NULL && report.bloat == NULL &&
 	    report.activity == NULL && report.replication == NULL &&
-	    report.settings == NULL && report.pool == NULL) {
+	    report.settings == NULL && report.pool == NULL && report.index_checks == NULL) {
 		pgf_arena_reset(agent->arena);
 		return false;
 	}
@@ -534,7 +582,7 @@ agent_collect(struct agent *agent, bool everything)
 		free(packed);
 	agent_save_state(agent);
 	pgf_debug("instance=%s report seq %llu made (%zu bytes), %zu pending", agent->name,
-	    (unsigned long long) agent->seq, len, agent->pending_count);
+	    (unsigned long long) agent->seq, len, outbox_count(agent->outbox));
 }
 
 /* --once: one report with every family, printed as JSON. The state file
@@ -590,6 +638,10 @@ agent_reload(struct agent *agent, int argc, char **argv)
 	pgf_cfg_free(agent_config_keys, &fresh);
 	if (pgf_log_level_parse(agent->config.log_level, &level))
 		pgf_log_set_level(level);
+	if (agent->outbox != NULL) {
+		struct outbox_limits limits = agent_outbox_limits(agent);
+		outbox_set_limits(agent->outbox, &limits);
+	}
 	pgf_info("configuration reloaded: %d key(s) changed%s%s", changed,
 	    restart[0] != '\0' ? "; these need a restart: " : "", restart);
 }
@@ -606,6 +658,36 @@ agent_next_due(const struct agent *agent)
 	return due;
 }
 
+/* Sends the oldest report with sent_at_us appended: a field appended to a
+ * packed message overrides it, so the spooled bytes stay as made. */
+static int
+agent_exchange_head(struct agent *agent, Pgfleet__V1__Ack **ack)
+{
+	const uint8_t *data = NULL;
+	size_t len = 0, suffix;
+	uint8_t *copy;
+	int rv;
+
+	if (!outbox_head(agent->outbox, &data, &len))
+		return PGF_ENOTFOUND;
+	copy = malloc(len + 16);
+	if (copy == NULL)
+		return PGF_ENOMEM;
+	memcpy(copy, data, len);
+	/* field 24, varint: tag (24 << 3) | 0 = 192, as a varint c0 01 */
+	copy[len] = 0xc0;
+	copy[len + 1] = 0x01;
+	suffix = 2;
+	for (uint64_t v = (uint64_t) pgf_time_now_us();; v >>= 7) {
+		copy[len + suffix++] = (uint8_t) (v < 0x80 ? v : (v & 0x7f) | 0x80);
+		if (v < 0x80)
+			break;
+	}
+	rv = sender_exchange(agent->sender, copy, len + suffix, ack);
+	free(copy);
+	return rv;
+}
+
 /* Sends pending reports until the list is empty, the collector fails, or
  * deadline_ms (monotonic) passes; always tries at least one. */
 static void
@@ -616,13 +698,12 @@ agent_send_pending(struct agent *agent, int64_t deadline_ms)
 	/* one exchange even when the next collection is already due: a
 	 * collection slower than the fastest cadence must not starve
 	 * delivery */
-	while (agent->pending_count > 0 && !stop_requested &&
+	while (outbox_count(agent->outbox) > 0 && !stop_requested &&
 	    (first || pgf_monotonic_ms() < deadline_ms) &&
 	    pgf_monotonic_ms() >= agent->next_send_ms) {
 		first = false;
 		Pgfleet__V1__Ack *ack = NULL;
-		int rv = sender_exchange(agent->sender, agent->pending[0].data,
-		    agent->pending[0].len, &ack);
+		int rv = agent_exchange_head(agent, &ack);
 		if (rv != PGF_OK) {
 			agent->send_backoff_ms = backoff_next(agent->send_backoff_ms);
 			/* jitter so a fleet of agents does not redial in step */
@@ -631,7 +712,7 @@ agent_send_pending(struct agent *agent, int64_t deadline_ms)
 			if (!agent->collector_down)
 				pgf_warning("agent=%s could not deliver a report to collector \"%s\": %s (%zu pending, retrying with backoff)",
 				    agent->agent_id, agent->config.collector, pgf_error_text(rv),
-				    agent->pending_count);
+				    outbox_count(agent->outbox));
 			agent->collector_down = true;
 			return;
 		}
@@ -645,13 +726,17 @@ agent_send_pending(struct agent *agent, int64_t deadline_ms)
 			/* the collector lost these texts: send them again */
 			for (size_t i = 0; i < ack->n_missing_query_texts; i++)
 				text_set_remove(&agent->texts_sent, ack->missing_query_texts[i]);
-			agent_pop_pending(agent);
-			agent_save_state(agent);
+			/* index proposals to check with hypopg at the next collection */
+			for (size_t f = 0; agent_families[f] != NULL; f++) {
+				if (agent_families[f] == &family_index_checks)
+					family_hypo_accept(&agent->family_state[f], ack);
+			}
+			outbox_retire(agent->outbox);
 			break;
 		case PGFLEET__V1__ACK__STATUS__STATUS_REJECTED:
 			pgf_warning("agent=%s collector rejected report seq %llu: %s",
 			    agent->agent_id, (unsigned long long) ack->seq, ack->reason);
-			agent_pop_pending(agent);
+			outbox_retire(agent->outbox);
 			agent->dropped_reports++;
 			agent_save_state(agent);
 			break;
@@ -687,13 +772,13 @@ agent_fini(struct agent *agent)
 	db_pool_free(agent->databases);
 	pgf_arena_free(agent->arena);
 	family_warned_free(agent->warned);
+	action_channel_stop(agent->actions);
 	sender_close(agent->sender);
 	pg_session_close(agent->session);
 	pg_session_identity_fini(&agent->identity);
 	statements_snapshot_fini(&agent->baseline);
-	for (size_t i = 0; i < agent->pending_count; i++)
-		free(agent->pending[i].data);
-	free(agent->pending);
+	outbox_close(agent->outbox);
+	free(agent->state_last_boot);
 	free(agent->texts_sent.ids);
 	free(agent->state_instance_name);
 	free(agent->name);
@@ -772,6 +857,17 @@ main(int argc, char **argv)
 	}
 	srand((unsigned) pgf_time_now_us());
 	agent_load_state(&agent);
+	if (!agent_open_outbox(&agent)) {
+		fprintf(stderr, "pgfleet-agent: out of memory\n");
+		agent_fini(&agent);
+		return 1;
+	}
+	if (action_channel_start(&agent.config, agent.agent_id, &agent.actions, errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet-agent: %s\n", errbuf);
+		agent_fini(&agent);
+		return 2;
+	}
 
 	memset(&action, 0, sizeof(action));
 	action.sa_handler = on_stop_signal;
@@ -803,14 +899,15 @@ main(int argc, char **argv)
 			wake = agent_next_due(&agent);
 		}
 		agent_send_pending(&agent, wake);
-		if (agent.pending_count > 0 && agent.next_send_ms < wake)
+		if (outbox_count(agent.outbox) > 0 && agent.next_send_ms < wake)
 			wake = agent.next_send_ms;
 		now = pgf_monotonic_ms();
 		if (wake > now)
 			pgf_sleep_ms(wake - now > 200 ? 200 : wake - now);
 	}
-	pgf_info("agent=%s stopping: %zu report(s) pending are kept in the state file",
-	    agent.agent_id, agent.pending_count);
+	pgf_info("agent=%s stopping: %zu report(s) pending%s", agent.agent_id,
+	    outbox_count(agent.outbox),
+	    outbox_spooling(agent.outbox) ? " are kept in the spool" : " are dropped (no spool_dir)");
 	agent_save_state(&agent);
 	agent_fini(&agent);
 	return 0;

@@ -7,6 +7,7 @@
  * activity, replication and pool 1/6 (10 s), settings 60x (3600 s).
  */
 #include "agent/family.h"
+#include "agent/family_hypo.h"
 
 #include <stddef.h>
 
@@ -70,5 +71,6 @@ const struct agent_family *const agent_families[] = {
 	&family_indexes,
 	&family_bloat,
 	&family_pool,
+	&family_index_checks,
 	NULL,
 };

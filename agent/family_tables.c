@@ -67,6 +67,8 @@ enum tables_column {
 	COL_VACUUM_SCALE_FACTOR,
 	COL_ANALYZE_THRESHOLD,
 	COL_ANALYZE_SCALE_FACTOR,
+	COL_INSERT_THRESHOLD,
+	COL_INSERT_SCALE_FACTOR,
 	COL_COUNT
 };
 
@@ -75,9 +77,11 @@ enum tables_column {
 
 /*
  * The same for every supported server (13..17: n_ins_since_vacuum arrived
- * in 13). `busy` is true when the table, its TOAST table or one of their
- * indexes has an ACCESS EXCLUSIVE lock held or waited for: a size function
- * would wait behind it. Autovacuum is on for a table when the server's
+ * in 13, and so did the insert variant of the autovacuum trigger,
+ * autovacuum_vacuum_insert_threshold/_scale_factor). `busy` is true when
+ * the table, its TOAST table or one of their indexes has an ACCESS
+ * EXCLUSIVE lock held or waited for: a size function would wait behind
+ * it. Autovacuum is on for a table when the server's
  * `autovacuum` is on and the table does not turn it off; a reloption that
  * is set wins over the server's setting.
  */
@@ -115,7 +119,11 @@ static const char TABLES_SQL[] =
     " COALESCE(r.analyze_threshold::int8,"
     " current_setting('autovacuum_analyze_threshold')::int8),"
     " COALESCE(r.analyze_scale_factor::float8,"
-    " current_setting('autovacuum_analyze_scale_factor')::float8)"
+    " current_setting('autovacuum_analyze_scale_factor')::float8),"
+    " COALESCE(r.insert_threshold::int8,"
+    " current_setting('autovacuum_vacuum_insert_threshold')::int8),"
+    " COALESCE(r.insert_scale_factor::float8,"
+    " current_setting('autovacuum_vacuum_insert_scale_factor')::float8)"
     " FROM pg_catalog.pg_stat_user_tables s"
     " JOIN pg_catalog.pg_class c ON c.oid = s.relid"
     " LEFT JOIN pg_catalog.pg_class t ON t.oid = c.reltoastrelid"
@@ -135,7 +143,11 @@ static const char TABLES_SQL[] =
     " max(o.option_value) FILTER (WHERE o.option_name = 'autovacuum_analyze_threshold')"
     " AS analyze_threshold,"
     " max(o.option_value) FILTER (WHERE o.option_name = 'autovacuum_analyze_scale_factor')"
-    " AS analyze_scale_factor"
+    " AS analyze_scale_factor,"
+    " max(o.option_value) FILTER (WHERE o.option_name ="
+    " 'autovacuum_vacuum_insert_threshold') AS insert_threshold,"
+    " max(o.option_value) FILTER (WHERE o.option_name ="
+    " 'autovacuum_vacuum_insert_scale_factor') AS insert_scale_factor"
     " FROM pg_catalog.pg_options_to_table(c.reloptions) o) r"
     " WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema')"
     " AND s.schemaname !~ '^pg_toast'"
@@ -219,6 +231,10 @@ fill_table(struct family_context *context, const char *database, const PGresult 
 	    table->autovacuum_vacuum_scale_factor, table->reltuples);
 	table->autovacuum_analyze_trigger = trigger(table->autovacuum_analyze_threshold,
 	    table->autovacuum_analyze_scale_factor, table->reltuples);
+	table->autovacuum_vacuum_insert_threshold =
+	    family_int64(result, row, COL_INSERT_THRESHOLD);
+	table->autovacuum_vacuum_insert_scale_factor =
+	    family_double(result, row, COL_INSERT_SCALE_FACTOR);
 }
 
 /* read_database_row adds the database's DatabaseStatsReset row (none

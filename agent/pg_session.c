@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,13 @@ int
 pg_session_open_database(const struct agent_config *config, const char *dbname,
     struct pg_session **out, char *errbuf, size_t errlen)
 {
+	return pg_session_open_as(config, dbname, "pgfleet-agent", out, errbuf, errlen);
+}
+
+int
+pg_session_open_as(const struct agent_config *config, const char *dbname,
+    const char *application_name, struct pg_session **out, char *errbuf, size_t errlen)
+{
 	char options[256];
 	char connect_timeout[32];
 	char tcp_user_timeout[32];
@@ -84,7 +93,7 @@ pg_session_open_database(const struct agent_config *config, const char *dbname,
 	snprintf(tcp_user_timeout, sizeof(tcp_user_timeout), "%lld",
 	    (long long) (config->statement_timeout + 5000));
 	values[0] = config->conninfo;
-	values[1] = "pgfleet-agent";
+	values[1] = application_name;
 	values[2] = options;
 	values[3] = connect_timeout;
 	values[4] = "1";
@@ -144,18 +153,49 @@ pg_session_server_version(const struct pg_session *session)
 	return session->server_version;
 }
 
-/* Asks the server to cancel the running query and marks the session broken:
- * after a missed deadline the connection's state is unknown. */
+/* libpq 15's PQcancel waits, with no bound, for the server to close the
+ * cancel connection: against a half-open server (a peer that accepts and
+ * never answers) it would hang the agent (tests/e2e/rel_halfopen.sh, T21).
+ * So the cancel is sent from a detached thread the agent does not wait
+ * for, and at most one is in flight (a server that ignores one cancel
+ * ignores the next: no pile of stuck threads). */
+static atomic_bool cancel_in_flight;
+
+static void *
+cancel_thread(void *arg)
+{
+	PGcancel *cancel = arg;
+	char errbuf[256];
+
+	if (!PQcancel(cancel, errbuf, sizeof(errbuf)))
+		pgf_debug("could not cancel query: %s", errbuf);
+	PQfreeCancel(cancel);
+	atomic_store(&cancel_in_flight, false);
+	return NULL;
+}
+
+/* Asks the server to cancel the running query (without waiting) and marks
+ * the session broken: after a missed deadline the connection's state is
+ * unknown. */
 static void
 cancel_and_break(struct pg_session *session)
 {
-	char errbuf[256];
 	PGcancel *cancel = PQgetCancel(session->conn);
-	if (cancel != NULL) {
-		if (!PQcancel(cancel, errbuf, sizeof(errbuf)))
-			pgf_debug("could not cancel query: %s", errbuf);
-		PQfreeCancel(cancel);
+	pthread_attr_t attr;
+	pthread_t thread;
+	bool started = false;
+
+	if (cancel != NULL && !atomic_exchange(&cancel_in_flight, true)) {
+		if (pthread_attr_init(&attr) == 0) {
+			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			started = pthread_create(&thread, &attr, cancel_thread, cancel) == 0;
+			pthread_attr_destroy(&attr);
+		}
+		if (!started)
+			atomic_store(&cancel_in_flight, false);
 	}
+	if (cancel != NULL && !started)
+		PQfreeCancel(cancel);
 	session->broken = true;
 }
 

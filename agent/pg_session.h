@@ -33,6 +33,13 @@ int pg_session_open(const struct agent_config *config, struct pg_session **out,
 int pg_session_open_database(const struct agent_config *config, const char *dbname,
     struct pg_session **out, char *errbuf, size_t errlen) PGF_MUST_CHECK;
 
+/* pg_session_open_as is pg_session_open_database with another
+ * application_name (actions run as "pgfleet-agent-action", so operators and
+ * the agent itself tell them apart). */
+int pg_session_open_as(const struct agent_config *config, const char *dbname,
+    const char *application_name, struct pg_session **out, char *errbuf, size_t errlen)
+    PGF_MUST_CHECK;
+
 /* pg_message_line copies a libpq message into errbuf on one line, without
  * its trailing newline (problems and log lines are one line). */
 void pg_message_line(char *errbuf, size_t errlen, const char *message);

@@ -2,9 +2,10 @@
  * state_file.h - the agent's memory across restarts.
  *
  * state_dir/agent_id holds the agent's id (made once). state_dir/agent.state
- * holds the last statements snapshot (the baseline of the next delta) and
- * the reports not yet acknowledged, as one AgentState message behind a
- * header with a checksum. It is written to a temporary file, fsync'd and
+ * holds the last statements snapshot (the baseline of the next delta), the
+ * seq of the last report made with it and the dropped-report count, as one
+ * AgentState message behind a header with a checksum (unacknowledged
+ * reports live in the outbox, agent/outbox.c). It is written to a temporary file, fsync'd and
  * renamed, so a crash leaves the old state or the new one, never half.
  */
 #ifndef PGFLEET_AGENT_STATE_FILE_H

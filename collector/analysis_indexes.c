@@ -31,6 +31,24 @@ index_advice_type_name(enum index_advice_type type)
 	return "unknown";
 }
 
+void
+analysis_duration(int64_t seconds, char *out, size_t size)
+{
+	if (seconds < 0)
+		seconds = 0;
+	if (seconds < 60)
+		snprintf(out, size, "%llds", (long long) seconds);
+	else if (seconds < 3600)
+		snprintf(out, size, "%lldm%02llds", (long long) (seconds / 60),
+		    (long long) (seconds % 60));
+	else if (seconds < 86400)
+		snprintf(out, size, "%lldh%02lldm", (long long) (seconds / 3600),
+		    (long long) (seconds % 3600 / 60));
+	else
+		snprintf(out, size, "%lldd%02lldh", (long long) (seconds / 86400),
+		    (long long) (seconds % 86400 / 3600));
+}
+
 const char *
 advice_priority_name(enum advice_priority priority)
 {
@@ -44,9 +62,8 @@ advice_priority_name(enum advice_priority priority)
 	}
 }
 
-/* Writes name quoted as an SQL identifier when it needs quotes. */
-static void
-quote_ident(const char *name, char *out, size_t size)
+void
+analysis_quote_ident(const char *name, char *out, size_t size)
 {
 	bool plain = name[0] != '\0' && (islower((unsigned char) name[0]) || name[0] == '_');
 	size_t used = 0;
@@ -71,13 +88,12 @@ quote_ident(const char *name, char *out, size_t size)
 	out[used] = '\0';
 }
 
-/* "schema.name", each part quoted as needed. */
-static void
-qualified(const char *schema, const char *name, char *out, size_t size)
+void
+analysis_qualified(const char *schema, const char *name, char *out, size_t size)
 {
 	char a[160], b[160];
-	quote_ident(schema, a, sizeof(a));
-	quote_ident(name, b, sizeof(b));
+	analysis_quote_ident(schema, a, sizeof(a));
+	analysis_quote_ident(name, b, sizeof(b));
 	snprintf(out, size, "%s.%s", a, b);
 }
 
@@ -137,7 +153,7 @@ static void
 drop_ddl(const struct index_fact *index, char *out, size_t size)
 {
 	char name[340];
-	qualified(index->schema, index->index, name, sizeof(name));
+	analysis_qualified(index->schema, index->index, name, sizeof(name));
 	snprintf(out, size, "DROP INDEX CONCURRENTLY %s;", name);
 }
 
@@ -190,7 +206,7 @@ analysis_indexes(const struct index_fact *indexes, size_t n_indexes, size_t n_me
 		dropped[i] = true;
 		if (row == NULL)
 			continue;
-		qualified(indexes[i].schema, indexes[i].index, name, sizeof(name));
+		analysis_qualified(indexes[i].schema, indexes[i].index, name, sizeof(name));
 		snprintf(row->ddl, sizeof(row->ddl),
 		    "DROP INDEX CONCURRENTLY %s; -- then build it again: %s", name,
 		    indexes[i].definition);
@@ -252,6 +268,7 @@ analysis_indexes(const struct index_fact *indexes, size_t n_indexes, size_t n_me
 		const struct index_fact *a = &indexes[i];
 		size_t zero = 0;
 		struct index_advice *row;
+		char window[32];
 		if (!first[i] || dropped[i] || !a->is_valid || a->is_unique || backs_constraint(a))
 			continue;
 		for (size_t j = 0; j < n_indexes; j++) {
@@ -269,9 +286,10 @@ analysis_indexes(const struct index_fact *indexes, size_t n_indexes, size_t n_me
 		if (row == NULL)
 			continue;
 		drop_ddl(a, row->ddl, sizeof(row->ddl));
+		analysis_duration(window_seconds, window, sizeof(window));
 		snprintf(row->evidence, sizeof(row->evidence),
-		    "0 scans on all %zu member(s) of the cluster over the last %lld s; %lld bytes",
-		    n_members, (long long) window_seconds, (long long) a->size_bytes);
+		    "0 scans on all %zu member(s) of the cluster (primary and replicas) over the last %s; %lld bytes; backs no constraint",
+		    n_members, window, (long long) a->size_bytes);
 	}
 
 	/* foreign keys whose columns lead no index: every delete or key
@@ -311,11 +329,11 @@ analysis_indexes(const struct index_fact *indexes, size_t n_indexes, size_t n_me
 				continue;
 			for (size_t c = 0; c < fk->n_columns && used < sizeof(columns); c++) {
 				char column[160];
-				quote_ident(fk->columns[c], column, sizeof(column));
+				analysis_quote_ident(fk->columns[c], column, sizeof(column));
 				used += (size_t) snprintf(columns + used, sizeof(columns) - used, "%s%s",
 				    c > 0 ? ", " : "", column);
 			}
-			qualified(fk->schema, fk->table, name, sizeof(name));
+			analysis_qualified(fk->schema, fk->table, name, sizeof(name));
 			snprintf(row->ddl, sizeof(row->ddl), "CREATE INDEX CONCURRENTLY ON %s (%s);",
 			    name, columns);
 			snprintf(row->evidence, sizeof(row->evidence),
@@ -325,6 +343,7 @@ analysis_indexes(const struct index_fact *indexes, size_t n_indexes, size_t n_me
 	}
 	free(first);
 	free(dropped);
-	qsort(out, count < max_out ? count : max_out, sizeof(out[0]), compare_advice);
+	if (count > 0 && max_out > 0)
+		qsort(out, count < max_out ? count : max_out, sizeof(out[0]), compare_advice);
 	return count;
 }

@@ -77,6 +77,14 @@ struct index_advice {
 const char *index_advice_type_name(enum index_advice_type type);
 const char *advice_priority_name(enum advice_priority priority);
 
+/* analysis_quote_ident writes name as an SQL identifier, quoted when it
+ * needs to be; analysis_qualified writes "schema.name" so. */
+void analysis_quote_ident(const char *name, char *out, size_t size);
+void analysis_qualified(const char *schema, const char *name, char *out, size_t size);
+
+/* analysis_duration writes seconds as "45s", "12m05s", "3h02m", "2d04h". */
+void analysis_duration(int64_t seconds, char *out, size_t size);
+
 /*
  * analysis_indexes examines the indexes every member of one cluster
  * reported (n_members instances; one fact per index per member) and the

@@ -5,11 +5,15 @@
  */
 #include "collector/api.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/advice.h"
+#include "collector/analysis_pools.h"
+#include "collector/api_actions.h"
 #include "common/log.h"
 #include "common/wire.h"
 
@@ -145,6 +149,9 @@ LISTING_HANDLER(index_usage, Pgfleet__V1__IndexUsage, pgfleet__v1__index_usage__
     PGFLEET__V1__RESPONSE__ANSWER_INDEX_USAGE)
 LISTING_HANDLER(bloat_stats, Pgfleet__V1__BloatStats, pgfleet__v1__bloat_stats__init,
     PGFLEET__V1__RESPONSE__ANSWER_BLOAT_STATS)
+LISTING_HANDLER(index_recommendations, Pgfleet__V1__IndexRecommendations,
+    pgfleet__v1__index_recommendations__init,
+    PGFLEET__V1__RESPONSE__ANSWER_INDEX_RECOMMENDATIONS)
 
 static void
 handle_query_trend(struct store *store, const Pgfleet__V1__Request *request,
@@ -238,12 +245,128 @@ TREND_HANDLER(table_trend, "table-trend", Pgfleet__V1__TableTrend,
 TREND_HANDLER(replication_trend, "replication-trend", Pgfleet__V1__ReplicationTrend,
     pgfleet__v1__replication_trend__init, PGFLEET__V1__RESPONSE__ANSWER_REPLICATION_TREND)
 
+/* ---- pools and regressions (api_pools.proto) ---- */
+
+LISTING_HANDLER(pool_stats, Pgfleet__V1__PoolStats, pgfleet__v1__pool_stats__init,
+    PGFLEET__V1__RESPONSE__ANSWER_POOL_STATS)
+LISTING_HANDLER(pool_recommendation, Pgfleet__V1__PoolRecommendation,
+    pgfleet__v1__pool_recommendation__init, PGFLEET__V1__RESPONSE__ANSWER_POOL_RECOMMENDATION)
+LISTING_HANDLER(query_regressions, Pgfleet__V1__QueryRegressions,
+    pgfleet__v1__query_regressions__init, PGFLEET__V1__RESPONSE__ANSWER_QUERY_REGRESSIONS)
+
+/* A pool spans databases: a database filter would split it. */
+static bool
+pools_scope_ok(const Pgfleet__V1__Scope *scope, Pgfleet__V1__Response *response)
+{
+	if (scope != NULL && scope->database[0] != '\0') {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "a pool spans databases: filter pools by instance or cluster, not by database");
+		return false;
+	}
+	return true;
+}
+
+static void
+handle_pools_stats(struct store *store, const Pgfleet__V1__Request *request,
+    Pgfleet__V1__Response *response)
+{
+	if (pools_scope_ok(request->pool_stats->scope, response))
+		handle_pool_stats(store, request, response);
+}
+
+static void
+handle_pools_recommendation(struct store *store, const Pgfleet__V1__Request *request,
+    Pgfleet__V1__Response *response)
+{
+	double buffer = request->pool_recommendation->buffer;
+
+	if (!isfinite(buffer) || buffer < 0.0 || buffer > POOLS_FORMULA_MAX) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "buffer must be a number of connections, zero or more");
+		return;
+	}
+	if (pools_scope_ok(request->pool_recommendation->scope, response))
+		handle_pool_recommendation(store, request, response);
+}
+
+static void
+handle_pools_size(struct store *store, const Pgfleet__V1__Request *request,
+    Pgfleet__V1__Response *response)
+{
+	const Pgfleet__V1__PoolSizeRequest *question = request->pool_size;
+	Pgfleet__V1__PoolSize *answer;
+	char text[256];
+
+	(void) store;
+	if (!pools_size_check(question->concurrent_requests, question->avg_query_ms,
+		question->buffer, text, sizeof(text))) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST, "%s", text);
+		return;
+	}
+	answer = malloc(sizeof(*answer));
+	if (answer == NULL) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_INTERNAL, "out of memory");
+		return;
+	}
+	pgfleet__v1__pool_size__init(answer);
+	answer->concurrent_requests = question->concurrent_requests;
+	answer->avg_query_seconds = question->avg_query_ms / 1000.0;
+	answer->buffer = question->buffer;
+	answer->exact_pool_size = pools_formula(answer->concurrent_requests,
+	    answer->avg_query_seconds, answer->buffer);
+	answer->pool_size = pools_round_up(answer->exact_pool_size);
+	snprintf(text, sizeof(text), "(%g * %g) + %g = %g", answer->concurrent_requests,
+	    answer->avg_query_seconds, answer->buffer, answer->exact_pool_size);
+	answer->formula = strdup(text);
+	if (answer->formula == NULL) {
+		free(answer);
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_INTERNAL, "out of memory");
+		return;
+	}
+	response->answer_case = PGFLEET__V1__RESPONSE__ANSWER_POOL_SIZE;
+	response->pool_size = answer;
+}
+
+static void
+handle_regressions(struct store *store, const Pgfleet__V1__Request *request,
+    Pgfleet__V1__Response *response)
+{
+	const Pgfleet__V1__QueryRegressionsRequest *question = request->query_regressions;
+
+	if (question->min_factor != 0.0 &&
+	    !(isfinite(question->min_factor) && question->min_factor > 1.0)) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "min_factor must be more than 1");
+		return;
+	}
+	if (!(isfinite(question->min_extra_seconds) && question->min_extra_seconds >= 0.0)) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "min_extra_seconds must be zero or more");
+		return;
+	}
+	if (question->min_calls < 0) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "min_calls must be zero or more");
+		return;
+	}
+	if (question->baseline_until_us != 0 &&
+	    question->baseline_until_us <= question->baseline_since_us) {
+		answer_error(response, PGFLEET__V1__ERROR__CODE__CODE_BAD_REQUEST,
+		    "the baseline ends before it starts");
+		return;
+	}
+	handle_query_regressions(store, request, response);
+}
+
 static const struct {
 	Pgfleet__V1__Request__QuestionCase question;
 	void (*handle)(struct store *store, const Pgfleet__V1__Request *request,
 	    Pgfleet__V1__Response *response);
 } handlers[] = {
 	{PGFLEET__V1__REQUEST__QUESTION_SLOW_QUERIES, handle_slow_queries},
+	/* actions: forwarded to the instance's agent (api_actions.c) */
+	{PGFLEET__V1__REQUEST__QUESTION_EXPLAIN, api_actions_explain},
+	{PGFLEET__V1__REQUEST__QUESTION_BACKEND_SIGNAL, api_actions_backend_signal},
 	{PGFLEET__V1__REQUEST__QUESTION_FLEET, handle_fleet},
 	{PGFLEET__V1__REQUEST__QUESTION_ACTIVITY, handle_activity},
 	{PGFLEET__V1__REQUEST__QUESTION_REPLICATION, handle_replication},
@@ -253,6 +376,14 @@ static const struct {
 	{PGFLEET__V1__REQUEST__QUESTION_QUERY_TREND, handle_query_trend},
 	{PGFLEET__V1__REQUEST__QUESTION_TABLE_TREND, handle_table_trend},
 	{PGFLEET__V1__REQUEST__QUESTION_REPLICATION_TREND, handle_replication_trend},
+	{PGFLEET__V1__REQUEST__QUESTION_INDEX_RECOMMENDATIONS, handle_index_recommendations},
+	{PGFLEET__V1__REQUEST__QUESTION_VACUUM_ADVICE, advice_handle_vacuum},
+	{PGFLEET__V1__REQUEST__QUESTION_REPLICATION_HEALTH, advice_handle_replication_health},
+	{PGFLEET__V1__REQUEST__QUESTION_CHECKLIST, advice_handle_checklist},
+	{PGFLEET__V1__REQUEST__QUESTION_POOL_STATS, handle_pools_stats},
+	{PGFLEET__V1__REQUEST__QUESTION_POOL_RECOMMENDATION, handle_pools_recommendation},
+	{PGFLEET__V1__REQUEST__QUESTION_POOL_SIZE, handle_pools_size},
+	{PGFLEET__V1__REQUEST__QUESTION_QUERY_REGRESSIONS, handle_regressions},
 };
 
 void

@@ -18,6 +18,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "collector/action_cli.h"
 #include "common/cfg.h"
 #include "common/log.h"
 #include "common/render.h"
@@ -235,8 +236,13 @@ static const struct {
 	{"table-stats", &pgfleet__v1__table_stats_request__descriptor},
 	{"index-usage", &pgfleet__v1__index_usage_request__descriptor},
 	{"bloat-stats", &pgfleet__v1__bloat_stats_request__descriptor},
+	{"index-recommendations", &pgfleet__v1__index_recommendations_request__descriptor},
 	{"replication", &pgfleet__v1__replication_request__descriptor},
 	{"activity", &pgfleet__v1__activity_request__descriptor},
+	{"vacuum-advice", &pgfleet__v1__vacuum_advice_request__descriptor},
+	{"replication-health", &pgfleet__v1__replication_health_request__descriptor},
+	{"checklist", &pgfleet__v1__checklist_request__descriptor},
+	{"pool-stats", &pgfleet__v1__pool_stats_request__descriptor},
 };
 
 /* Sets the message field named name (a pointer or uint32) by descriptor. */
@@ -435,6 +441,234 @@ parse_replication_trend(int argc, char **argv, struct cli_request *request)
 	return 0;
 }
 
+/* ---- pools and regressions ---- */
+
+enum {
+	OPT_POOLS_BUFFER = 2000,
+	OPT_POOLS_CONCURRENT,
+	OPT_POOLS_AVG_QUERY_MS,
+	OPT_REGRESSIONS_MIN_FACTOR,
+	OPT_REGRESSIONS_MIN_CALLS,
+	OPT_REGRESSIONS_BASELINE_SINCE,
+	OPT_REGRESSIONS_BASELINE_UNTIL,
+	OPT_REGRESSIONS_MIN_EXTRA,
+};
+
+/* A plain decimal number, zero or more, at most max. */
+static bool
+parse_number(const char *text, double max, double *out)
+{
+	char *end;
+	double value = strtod(text, &end);
+	if (end == text || *end != '\0' || !(value >= 0.0) || value > max)
+		return false;
+	*out = value;
+	return true;
+}
+
+/* Allocates the question of descriptor's type as the request's listing
+ * (freed with it) and sets the Request's member of that type. */
+static ProtobufCMessage *
+question_new(struct cli_request *request, const ProtobufCMessageDescriptor *descriptor)
+{
+	request->listing = malloc(descriptor->sizeof_message);
+	if (request->listing == NULL)
+		return NULL;
+	protobuf_c_message_init(descriptor, request->listing);
+	for (unsigned i = 0; i < request->request.base.descriptor->n_fields; i++) {
+		const ProtobufCFieldDescriptor *member = &request->request.base.descriptor->fields[i];
+		if (member->descriptor == descriptor) {
+			request->request.question_case = (Pgfleet__V1__Request__QuestionCase) member->id;
+			memcpy((char *) &request->request + member->offset, &request->listing,
+			    sizeof(request->listing));
+		}
+	}
+	return request->listing;
+}
+
+static int
+parse_pool_recommendation(int argc, char **argv, struct cli_request *request)
+{
+	static const struct option options[] = {
+		SCOPE_OPTIONS,
+		{"limit", required_argument, NULL, OPT_LIMIT},
+		{"buffer", required_argument, NULL, OPT_POOLS_BUFFER},
+		{NULL, 0, NULL, 0},
+	};
+	Pgfleet__V1__PoolRecommendationRequest *q = (Pgfleet__V1__PoolRecommendationRequest *)
+	    question_new(request, &pgfleet__v1__pool_recommendation_request__descriptor);
+	int option;
+
+	if (q == NULL)
+		return usage_error("%s", "out of memory");
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int scoped = parse_scope_option(option, optarg, request);
+		unsigned long value;
+		if (scoped == 1)
+			continue;
+		if (scoped > 1)
+			return EXIT_USAGE;
+		if (option == OPT_LIMIT) {
+			if (!parse_unsigned(optarg, 10000, &value) || value == 0)
+				return usage_error("invalid --limit \"%s\" (expected 1 to 10000)", optarg);
+			q->limit = (uint32_t) value;
+			continue;
+		}
+		if (option == OPT_POOLS_BUFFER) {
+			if (!parse_number(optarg, 1e6, &q->buffer))
+				return usage_error("invalid --buffer \"%s\" (expected connections, 0 or more)",
+				    optarg);
+			continue;
+		}
+		fprintf(stderr, "Try \"pgfleet --help\".\n");
+		return EXIT_USAGE;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	q->scope = &request->scope;
+	return 0;
+}
+
+static int
+parse_pool_size(int argc, char **argv, struct cli_request *request)
+{
+	static const struct option options[] = {
+		{"concurrent-requests", required_argument, NULL, OPT_POOLS_CONCURRENT},
+		{"avg-query-ms", required_argument, NULL, OPT_POOLS_AVG_QUERY_MS},
+		{"buffer", required_argument, NULL, OPT_POOLS_BUFFER},
+		{"json", no_argument, NULL, OPT_JSON},
+		{NULL, 0, NULL, 0},
+	};
+	Pgfleet__V1__PoolSizeRequest *q = (Pgfleet__V1__PoolSizeRequest *) question_new(request,
+	    &pgfleet__v1__pool_size_request__descriptor);
+	bool have_requests = false, have_time = false;
+	int option;
+
+	if (q == NULL)
+		return usage_error("%s", "out of memory");
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (option) {
+		case OPT_POOLS_CONCURRENT:
+			if (!parse_number(optarg, 1e9, &q->concurrent_requests))
+				return usage_error("invalid --concurrent-requests \"%s\" (expected requests per second, 0 or more)",
+				    optarg);
+			have_requests = true;
+			break;
+		case OPT_POOLS_AVG_QUERY_MS:
+			if (!parse_number(optarg, 1e9, &q->avg_query_ms))
+				return usage_error("invalid --avg-query-ms \"%s\" (expected milliseconds, 0 or more)",
+				    optarg);
+			have_time = true;
+			break;
+		case OPT_POOLS_BUFFER:
+			if (!parse_number(optarg, 1e9, &q->buffer))
+				return usage_error("invalid --buffer \"%s\" (expected connections, 0 or more)",
+				    optarg);
+			break;
+		case OPT_JSON:
+			request->json = true;
+			break;
+		default:
+			fprintf(stderr, "Try \"pgfleet --help\".\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (!have_requests || !have_time)
+		return usage_error("%s", "pool-size needs --concurrent-requests N and --avg-query-ms MS");
+	return 0;
+}
+
+static int
+parse_query_regressions(int argc, char **argv, struct cli_request *request)
+{
+	static const struct option options[] = {
+		SCOPE_OPTIONS,
+		{"limit", required_argument, NULL, OPT_LIMIT},
+		{"min-factor", required_argument, NULL, OPT_REGRESSIONS_MIN_FACTOR},
+		{"min-calls", required_argument, NULL, OPT_REGRESSIONS_MIN_CALLS},
+		{"min-extra-seconds", required_argument, NULL, OPT_REGRESSIONS_MIN_EXTRA},
+		{"baseline-since", required_argument, NULL, OPT_REGRESSIONS_BASELINE_SINCE},
+		{"baseline-until", required_argument, NULL, OPT_REGRESSIONS_BASELINE_UNTIL},
+		{"group", required_argument, NULL, OPT_GROUP},
+		{NULL, 0, NULL, 0},
+	};
+	Pgfleet__V1__QueryRegressionsRequest *q = (Pgfleet__V1__QueryRegressionsRequest *)
+	    question_new(request, &pgfleet__v1__query_regressions_request__descriptor);
+	int64_t now = pgf_time_now_us();
+	int option;
+
+	if (q == NULL)
+		return usage_error("%s", "out of memory");
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int scoped = parse_scope_option(option, optarg, request);
+		unsigned long value;
+		if (scoped == 1)
+			continue;
+		if (scoped > 1)
+			return EXIT_USAGE;
+		switch (option) {
+		case OPT_LIMIT:
+			if (!parse_unsigned(optarg, 10000, &value) || value == 0)
+				return usage_error("invalid --limit \"%s\" (expected 1 to 10000)", optarg);
+			q->limit = (uint32_t) value;
+			break;
+		case OPT_REGRESSIONS_MIN_FACTOR:
+			if (!parse_number(optarg, 1e9, &q->min_factor) || !(q->min_factor > 1.0))
+				return usage_error("invalid --min-factor \"%s\" (expected a number above 1)",
+				    optarg);
+			break;
+		case OPT_REGRESSIONS_MIN_CALLS:
+			if (!parse_unsigned(optarg, 1000000000, &value) || value == 0)
+				return usage_error("invalid --min-calls \"%s\" (expected 1 or more)", optarg);
+			q->min_calls = (int64_t) value;
+			break;
+		case OPT_REGRESSIONS_MIN_EXTRA:
+			if (!parse_number(optarg, 1e9, &q->min_extra_seconds) ||
+			    !(q->min_extra_seconds > 0.0))
+				return usage_error("invalid --min-extra-seconds \"%s\" (expected seconds, above 0)",
+				    optarg);
+			break;
+		case OPT_REGRESSIONS_BASELINE_SINCE:
+			if (!pgf_time_parse(optarg, now, &q->baseline_since_us))
+				return usage_error("invalid --baseline-since \"%s\" (expected 1h, 7d, or 2026-01-31 12:00)",
+				    optarg);
+			break;
+		case OPT_REGRESSIONS_BASELINE_UNTIL:
+			if (!pgf_time_parse(optarg, now, &q->baseline_until_us))
+				return usage_error("invalid --baseline-until \"%s\" (expected 1h, 7d, or 2026-01-31 12:00)",
+				    optarg);
+			break;
+		case OPT_GROUP:
+			if (strcmp(optarg, "instance") == 0)
+				q->group = PGFLEET__V1__QUERY_REGRESSIONS_REQUEST__GROUP__GROUP_INSTANCE;
+			else if (strcmp(optarg, "cluster") == 0)
+				q->group = PGFLEET__V1__QUERY_REGRESSIONS_REQUEST__GROUP__GROUP_CLUSTER;
+			else
+				return usage_error("invalid --group \"%s\" (expected instance or cluster)",
+				    optarg);
+			break;
+		default:
+			fprintf(stderr, "Try \"pgfleet --help\".\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (q->baseline_until_us != 0 && q->baseline_until_us <= q->baseline_since_us)
+		return usage_error("%s", "the baseline ends before it starts (--baseline-since, --baseline-until)");
+	q->scope = &request->scope;
+	return 0;
+}
+
+/* explain, cancel, terminate (action_cli.c) */
+static int
+parse_action(int argc, char **argv, struct cli_request *request)
+{
+	return action_cli_parse(argc, argv, &request->request, &request->listing, &request->json);
+}
+
 static const struct cli_command commands[] = {
 	{"slow-queries",
 	    "slow-queries [--limit N] [--min-duration-ms MS] [--order total|mean|calls]\n"
@@ -460,10 +694,49 @@ static const struct cli_command commands[] = {
 	    parse_listing},
 	{"bloat-stats", "bloat-stats [SCOPE] [--limit N]\n      dead tuples, estimated bloat, vacuum times, needs_vacuum",
 	    parse_listing},
+	{"index-recommendations", "index-recommendations [SCOPE] [--limit N]\n"
+	    "      missing indexes (with hypopg's cost check), unused, duplicate, redundant, invalid\n"
+	    "      indexes and unindexed foreign keys over the window, with DDL and evidence",
+	    parse_listing},
 	{"replication", "replication [SCOPE]\n      replicas, lag in bytes and seconds, slots",
 	    parse_listing},
 	{"activity", "activity [SCOPE]\n      connections by state, long-running queries, blocking locks",
 	    parse_listing},
+	{"vacuum-advice", "vacuum-advice [SCOPE] [--limit N]\n"
+	    "      tables that need VACUUM, autovacuum off, bloat, wraparound risk; with the command",
+	    parse_listing},
+	{"replication-health", "replication-health [SCOPE] [--limit N]\n"
+	    "      per replica: lag and its trend, replay paused, stopped streaming; inactive slots",
+	    parse_listing},
+	{"checklist", "checklist [SCOPE] [--limit N]\n"
+	    "      the guide's production checklist per instance: pass/warn/fail with evidence",
+	    parse_listing},
+	{"pool-stats", "pool-stats [SCOPE] [--limit N]\n"
+	    "      each application's connections (or pgbouncer's pools): pool size, checked out, overflow",
+	    parse_listing},
+	{"pool-recommendation", "pool-recommendation [SCOPE] [--limit N] [--buffer N]\n"
+	    "      the pool size measured load asks for (p95 busy, Little's law, the guide's formula)",
+	    parse_pool_recommendation},
+	{"pool-size", "pool-size --concurrent-requests N --avg-query-ms MS [--buffer N] [--json]\n"
+	    "      the guide's formula: (requests/s x query seconds) + buffer",
+	    parse_pool_size},
+	{"query-regressions", "query-regressions [SCOPE] [--limit N] [--min-factor 2] [--min-calls 10]\n"
+	    "               [--min-extra-seconds 1] [--baseline-since T] [--baseline-until T]\n"
+	    "               [--group instance|cluster]\n"
+	    "      statements whose mean time in the window is min-factor times their baseline's\n"
+	    "      (default baseline: the 7 days before the window), significantly (Welch's t >= 3)",
+	    parse_query_regressions},
+	{"explain", "explain --instance NAME [--database DB] [--analyze] [--json] \"SQL\"\n"
+	    "  explain --instance NAME --queryid ID [--database DB] [--json]\n"
+	    "      the plan of a statement, run by the instance's agent, with the guide's red flags\n"
+	    "      (--analyze executes a single SELECT read-only, rolled back, if the agent allows)",
+	    parse_action},
+	{"cancel", "cancel --instance NAME --pid PID [--backend-start US]\n"
+	    "      pg_cancel_backend of a client backend, if the instance's agent allows it",
+	    parse_action},
+	{"terminate", "terminate --instance NAME --pid PID [--backend-start US]\n"
+	    "      pg_terminate_backend of a client backend, if the instance's agent allows it",
+	    parse_action},
 };
 
 static void
@@ -528,6 +801,11 @@ print_response(const Pgfleet__V1__Response *response, bool json)
 	if (response->answer_case == PGFLEET__V1__RESPONSE__ANSWER_ERROR) {
 		fprintf(stderr, "pgfleet: %s\n", response->error->message);
 		return EXIT_ANSWER_ERROR;
+	}
+	{
+		int status;
+		if (action_cli_print(response, json, &status))
+			return status;
 	}
 	/* the set member of the oneof is the answer, whatever the question */
 	for (unsigned i = 0; i < response->base.descriptor->n_fields; i++) {

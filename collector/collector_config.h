@@ -24,6 +24,20 @@ struct collector_config {
 	int64_t daily_retention;
 	/* How often rollups and retention run between reports, ms. */
 	int64_t maintenance_interval;
+	/* HTTP API and /metrics (http_server.c): "HOST:PORT" ("" = off), an
+	 * optional bearer token, the largest request body, bytes, and how many
+	 * threads serve it. */
+	char *http_listen;
+	char *http_token;
+	long long http_max_body;
+	long long http_threads;
+	/* nng address(es) agents dial for actions (action_broker.c), and how
+	 * long an action waits for the agent's answer, ms. */
+	char *action_listen;
+	int64_t action_timeout;
+	/* Test only: PRAGMA max_page_count of the writer (0 = SQLite's
+	 * default), to play a full disk (tests/e2e/rel_disk_full.sh). */
+	long long store_max_pages;
 };
 
 extern const struct pgf_cfg_key collector_config_keys[];

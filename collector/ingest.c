@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/clock_skew.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
@@ -225,6 +226,8 @@ ingest_report(struct store *store, const uint8_t *data, size_t len, size_t max_b
 		    (unsigned long long) report->seq, errbuf);
 		goto done;
 	}
+	/* a skewed agent clock must not put trend buckets in the future */
+	(void) clock_skew_correct(report, pgf_time_now_us());
 	rv = store_write_report(store, report, pgf_time_now_us(), &duplicate, errbuf,
 	    sizeof(errbuf));
 	if (rv != PGF_OK) {
@@ -244,6 +247,12 @@ ingest_report(struct store *store, const uint8_t *data, size_t len, size_t max_b
 	if (store_missing_texts(store, report, &ack->missing_query_texts,
 		&ack->n_missing_query_texts, errbuf, sizeof(errbuf)) != PGF_OK)
 		pgf_warning("instance=%s %s", report->instance->name, errbuf);
+	/* index proposals for the agent to check with hypopg (a read: inside
+	 * a batch it sees the batch's own writes) */
+	if (!duplicate && store->ops->index_checks != NULL &&
+	    store->ops->index_checks(store, report, &ack->index_checks, &ack->n_index_checks,
+		errbuf, sizeof(errbuf)) != PGF_OK)
+		pgf_warning("instance=%s %s", report->instance->name, errbuf);
 	if (duplicate)
 		counters->duplicates++;
 	else
@@ -257,6 +266,23 @@ done:
 }
 
 void
+ingest_batch_failed(Pgfleet__V1__Ack *ack, struct ingest_counters *counters,
+    const char *reason)
+{
+	if (ack->status != PGFLEET__V1__ACK__STATUS__STATUS_OK || ack->duplicate)
+		return;
+	counters->stored--;
+	counters->retry_later++;
+	ack->status = PGFLEET__V1__ACK__STATUS__STATUS_RETRY_AFTER;
+	ack->retry_after_ms = 2000;
+	ack_set_reason(ack, reason);
+	/* the texts were looked up in the undone transaction */
+	free(ack->missing_query_texts);
+	ack->missing_query_texts = NULL;
+	ack->n_missing_query_texts = 0;
+}
+
+void
 ingest_ack_fini(Pgfleet__V1__Ack *ack)
 {
 	if (ack->agent_id != protobuf_c_empty_string)
@@ -266,5 +292,8 @@ ingest_ack_fini(Pgfleet__V1__Ack *ack)
 	if (ack->reason != protobuf_c_empty_string)
 		free(ack->reason);
 	free(ack->missing_query_texts);
+	for (size_t i = 0; i < ack->n_index_checks; i++)
+		store_answer_free(&ack->index_checks[i]->base);
+	free(ack->index_checks);
 	pgfleet__v1__ack__init(ack);
 }

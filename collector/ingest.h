@@ -43,6 +43,15 @@ bool ingest_validate(const Pgfleet__V1__Report *report, char *errbuf, size_t err
 void ingest_report(struct store *store, const uint8_t *data, size_t len,
     size_t max_bytes, struct ingest_counters *counters, Pgfleet__V1__Ack *ack);
 
+/*
+ * ingest_batch_failed corrects the ack of a report written inside a store
+ * batch that then failed to commit: a report acknowledged as stored was
+ * not stored after all, so the agent must keep it and send it again
+ * (RETRY_AFTER, with reason). Duplicates and rejections stand.
+ */
+void ingest_batch_failed(Pgfleet__V1__Ack *ack, struct ingest_counters *counters,
+    const char *reason);
+
 /* ingest_ack_fini frees what ingest_report put in ack. */
 void ingest_ack_fini(Pgfleet__V1__Ack *ack);
 

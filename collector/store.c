@@ -32,6 +32,18 @@ store_write_report(struct store *store, const Pgfleet__V1__Report *report,
 }
 
 int
+store_batch_begin(struct store *store, char *errbuf, size_t errlen)
+{
+	return store->ops->batch_begin(store, errbuf, errlen);
+}
+
+int
+store_batch_end(struct store *store, bool commit, char *errbuf, size_t errlen)
+{
+	return store->ops->batch_end(store, commit, errbuf, errlen);
+}
+
+int
 store_missing_texts(struct store *store, const Pgfleet__V1__Report *report,
     int64_t **missing, size_t *count, char *errbuf, size_t errlen)
 {
@@ -75,4 +87,12 @@ store_slow_queries_fini(Pgfleet__V1__SlowQueries *answer)
 	free(answer->rows);
 	answer->rows = NULL;
 	answer->n_rows = 0;
+}
+
+int
+store_statement_text(struct store *store, const char *instance, int64_t queryid,
+    char **text, bool *truncated, char **database, char *errbuf, size_t errlen)
+{
+	return store->ops->statement_text(store, instance, queryid, text, truncated, database,
+	    errbuf, errlen);
 }

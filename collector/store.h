@@ -14,11 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/metrics.h"
 #include "common/error.h"
 #include "pgfleet/v1/agent.pb-c.h"
 #include "pgfleet/v1/api.pb-c.h"
 
 struct store;
+/* advice.h */
+struct vacuum_fact_set;
+struct replication_fact_set;
+struct checklist_fact_set;
 
 /* How long each level of statement history is kept, µs. */
 struct store_retention {
@@ -53,6 +58,10 @@ struct store_ops {
 	    Pgfleet__V1__BloatStats *answer, char *errbuf, size_t errlen);
 	int (*query_trend)(struct store *store, const Pgfleet__V1__QueryTrendRequest *request,
 	    Pgfleet__V1__QueryTrend *answer, char *errbuf, size_t errlen);
+	/* Batches: write_report calls between batch_begin and batch_end share
+	 * one transaction (each report its own savepoint). */
+	int (*batch_begin)(struct store *store, char *errbuf, size_t errlen);
+	int (*batch_end)(struct store *store, bool commit, char *errbuf, size_t errlen);
 	int (*maintain)(struct store *store, int64_t now_us,
 	    const struct store_retention *retention, bool *more, char *errbuf, size_t errlen);
 	/* Trends: like query_trend, one row per bucket with data; PGF_EINVAL
@@ -63,6 +72,49 @@ struct store_ops {
 	int (*replication_trend)(struct store *store,
 	    const Pgfleet__V1__ReplicationTrendRequest *request,
 	    Pgfleet__V1__ReplicationTrend *answer, char *errbuf, size_t errlen);
+	/* Index recommendations over the scope's window (last 24 h by
+	 * default); index_checks: the index proposals an instance's agent
+	 * should check with hypopg, asked after a report with a tables
+	 * snapshot (*checks malloc'd, each element freed with
+	 * store_answer_free; NULL when none). */
+	int (*index_recommendations)(struct store *store,
+	    const Pgfleet__V1__IndexRecommendationsRequest *request,
+	    Pgfleet__V1__IndexRecommendations *answer, char *errbuf, size_t errlen);
+	int (*index_checks)(struct store *store, const Pgfleet__V1__Report *report,
+	    Pgfleet__V1__IndexCheckRequest ***checks, size_t *count, char *errbuf,
+	    size_t errlen);
+	/* /metrics: the latest snapshot of each family per instance and the
+	 * top_statements statements with the most time over the stored history,
+	 * appended to set as Prometheus samples (metrics.h). */
+	int (*metrics)(struct store *store, size_t top_statements, int64_t now_us,
+	    struct metrics_set *set, char *errbuf, size_t errlen);
+	/* Pools over the scope's window (last 24 h by default): each
+	 * application's connections on each instance and each pgbouncer pool;
+	 * the recommendation adds the statement load and the connection
+	 * budget. Regressions: statements whose mean in the window is
+	 * min_factor times their baseline mean; PGF_EINVAL for a baseline
+	 * that ends before it starts. Answers as the listings'. */
+	int (*pool_stats)(struct store *store, const Pgfleet__V1__PoolStatsRequest *request,
+	    Pgfleet__V1__PoolStats *answer, char *errbuf, size_t errlen);
+	int (*pool_recommendation)(struct store *store,
+	    const Pgfleet__V1__PoolRecommendationRequest *request,
+	    Pgfleet__V1__PoolRecommendation *answer, char *errbuf, size_t errlen);
+	int (*query_regressions)(struct store *store,
+	    const Pgfleet__V1__QueryRegressionsRequest *request,
+	    Pgfleet__V1__QueryRegressions *answer, char *errbuf, size_t errlen);
+	/* Advice facts (collector/advice.h): the latest tables, replication
+	 * and checklist facts of each instance in scope (window: last 24 h by
+	 * default), filled into *out (the caller's; free with its fini). */
+	int (*vacuum_facts)(struct store *store, const Pgfleet__V1__Scope *scope,
+	    struct vacuum_fact_set *out, char *errbuf, size_t errlen);
+	int (*replication_facts)(struct store *store, const Pgfleet__V1__Scope *scope,
+	    struct replication_fact_set *out, char *errbuf, size_t errlen);
+	int (*checklist_facts)(struct store *store, const Pgfleet__V1__Scope *scope,
+	    struct checklist_fact_set *out, char *errbuf, size_t errlen);
+	/* The stored text of queryid on instance (action_broker: explain
+	 * --queryid); see store_statement_text. */
+	int (*statement_text)(struct store *store, const char *instance, int64_t queryid,
+	    char **text, bool *truncated, char **database, char *errbuf, size_t errlen);
 	void (*close)(struct store *store);
 };
 
@@ -91,6 +143,18 @@ void store_close(struct store *store);
  */
 int store_write_report(struct store *store, const Pgfleet__V1__Report *report,
     int64_t received_at_us, bool *duplicate, char *errbuf, size_t errlen)
+	PGF_MUST_CHECK;
+
+/*
+ * store_batch_begin starts a batch: the store_write_report calls until
+ * store_batch_end share one durable transaction, so one fsync covers many
+ * reports. Inside a batch a failed report is undone alone (PGF_EFULL or
+ * PGF_ESTORE as above) and the batch goes on. store_batch_end commits (or,
+ * with commit false, undoes everything); on failure nothing of the batch
+ * is stored and every report in it must be sent again. Writer handles only.
+ */
+int store_batch_begin(struct store *store, char *errbuf, size_t errlen) PGF_MUST_CHECK;
+int store_batch_end(struct store *store, bool commit, char *errbuf, size_t errlen)
 	PGF_MUST_CHECK;
 
 /*
@@ -132,5 +196,16 @@ void store_slow_queries_fini(Pgfleet__V1__SlowQueries *answer);
  * walks the descriptors). NULL is a no-op.
  */
 void store_answer_free(ProtobufCMessage *answer);
+
+/*
+ * store_statement_text finds the normalized text of queryid as instance
+ * sent it, whether the agent cut it (max_query_text), and the database it
+ * ran in most recently ("" when no statistics row is kept). *text and
+ * *database are malloc'd (caller frees). PGF_ENOTFOUND when the instance
+ * or the text is unknown.
+ */
+int store_statement_text(struct store *store, const char *instance, int64_t queryid,
+    char **text, bool *truncated, char **database, char *errbuf, size_t errlen)
+	PGF_MUST_CHECK;
 
 #endif

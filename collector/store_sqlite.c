@@ -98,6 +98,24 @@ static const char *const migrations[] = {
 	store_sqlite_tables_schema,
 	/* 4: hourly and daily rollups (store_sqlite_rollup.c) */
 	store_sqlite_rollup_schema,
+	/* 5: the keys of the texts apart from the texts, so the per-report
+	 * "which texts are missing" probe reads a narrow index instead of
+	 * wide rows */
+	"CREATE INDEX statement_texts_keys ON statement_texts (instance_id, queryid);",
+	/* 6: statement totals, bounds for long windows (store_sqlite_rollup.c) */
+	store_sqlite_totals_schema,
+	/* 7: index columns, foreign keys, statistics resets and hypopg
+	 * checks for index recommendations (store_sqlite_indexes.c) */
+	store_sqlite_indexes_schema,
+	/* per-application connection samples and pgbouncer pool samples for
+	 * pool sizing (store_sqlite_pools.c) */
+	store_sqlite_pools_schema,
+	/* settings, extensions, freeze age and insert triggers for vacuum
+	 * advice and the checklist (store_sqlite_advice.c) */
+	store_sqlite_advice_schema,
+	/* delivery per (agent, boot): gaps, agent counters, clock skew
+	 * (store_sqlite_gaps.c) */
+	store_sqlite_gaps_schema,
 };
 
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -375,7 +393,10 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 	int rc;
 
 	*duplicate = false;
-	rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	/* alone: its own durable transaction; in a batch: a savepoint, so a
+	 * failing report is undone without undoing the others */
+	rc = sqlite3_exec(store->db, store->in_batch ? "SAVEPOINT report" : "BEGIN IMMEDIATE",
+	    NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return sqlite_store_error(store->db, rc, "begin a transaction", errbuf, errlen);
 	if ((rc = upsert_instance(store, report, received_at_us, &instance_id)) != SQLITE_OK)
@@ -406,10 +427,16 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 		    (rc = insert_statements(store, instance_id, report->statements)) != SQLITE_OK)
 			goto fail;
 		if ((rc = store_sqlite_fleet_write(store, instance_id, report)) != SQLITE_OK ||
-		    (rc = store_sqlite_tables_write(store, instance_id, report)) != SQLITE_OK)
+		    (rc = store_sqlite_tables_write(store, instance_id, report)) != SQLITE_OK ||
+		    (rc = store_sqlite_indexes_write(store, instance_id, report)) != SQLITE_OK ||
+		    (rc = store_sqlite_pools_write(store, instance_id, report)) != SQLITE_OK ||
+		    (rc = store_sqlite_advice_write(store, instance_id, report)) != SQLITE_OK ||
+		    (rc = store_sqlite_gaps_write(store, instance_id, report, received_at_us)) !=
+			SQLITE_OK)
 			goto fail;
 	}
-	rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+	rc = sqlite3_exec(store->db, store->in_batch ? "RELEASE report" : "COMMIT", NULL, NULL,
+	    NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	return PGF_OK;
@@ -417,9 +444,51 @@ fail:
 	sqlite3_finalize(stmt);
 	{
 		int rv = sqlite_store_error(store->db, rc, "store the report", errbuf, errlen);
-		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		if (store->in_batch)
+			sqlite3_exec(store->db, "ROLLBACK TO report; RELEASE report", NULL, NULL,
+			    NULL);
+		else
+			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 		return rv;
 	}
+}
+
+static int
+sqlite_batch_begin(struct store *base, char *errbuf, size_t errlen)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	int rv = sqlite_exec(store->db, "BEGIN IMMEDIATE", "begin a batch", errbuf, errlen);
+
+	store->in_batch = rv == PGF_OK;
+	return rv;
+}
+
+static int
+sqlite_batch_end(struct store *base, bool commit, char *errbuf, size_t errlen)
+{
+	struct store_sqlite *store = (struct store_sqlite *) base;
+	int rv;
+
+	if (!store->in_batch)
+		return PGF_OK;
+	store->in_batch = false;
+	/* some errors (a full disk among them) make SQLite roll the whole
+	 * transaction back by itself: then there is nothing to commit, and
+	 * the batch's reports were not stored */
+	if (sqlite3_get_autocommit(store->db)) {
+		snprintf(errbuf, errlen, "could not store the batch: it was rolled back");
+		return PGF_ESTORE;
+	}
+	if (commit) {
+		rv = sqlite_exec(store->db, "COMMIT", "commit a batch", errbuf, errlen);
+		if (rv == PGF_OK)
+			return PGF_OK;
+	} else {
+		rv = PGF_OK;
+	}
+	if (!sqlite3_get_autocommit(store->db))
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return rv;
 }
 
 static int
@@ -458,7 +527,7 @@ sqlite_missing_texts(struct store *base, const Pgfleet__V1__Report *report,
 	}
 	rc = sqlite3_prepare_v2(store->db,
 	    "SELECT j.value FROM json_each(?2) j WHERE NOT EXISTS ("
-	    " SELECT 1 FROM statement_texts t"
+	    " SELECT 1 FROM statement_texts t INDEXED BY statement_texts_keys"
 	    " WHERE t.instance_id = (SELECT instance_id FROM instances WHERE name = ?1)"
 	    "  AND t.queryid = j.value)"
 	    " GROUP BY j.value",
@@ -498,123 +567,6 @@ sqlite_column_text(sqlite3_stmt *stmt, int column)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
 	return strdup(text != NULL ? (const char *) text : "");
-}
-
-static int
-sqlite_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *request,
-    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
-{
-	static const char *const orders[] = {
-		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_TOTAL] = "total_ms DESC",
-		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_MEAN] = "total_ms / total_calls DESC",
-		[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS] = "total_calls DESC",
-	};
-	struct store_sqlite *store = (struct store_sqlite *) base;
-	const Pgfleet__V1__Scope *scope = request->scope;
-	const char *order = orders[0];
-	const char *group;
-	char sql[4096];
-	sqlite3_stmt *stmt = NULL;
-	size_t capacity = 0;
-	int rc;
-
-	answer->rows = NULL;
-	answer->n_rows = 0;
-	if ((unsigned) request->order < sizeof(orders) / sizeof(orders[0]))
-		order = orders[request->order];
-	switch (request->group) {
-	case PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_CLUSTER:
-		group = "i.system_identifier, s.dbid, s.queryid";
-		break;
-	case PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_FLEET:
-		group = "coalesce(nullif(t.fingerprint, ''), 'q:' || s.queryid)";
-		break;
-	default:
-		group = "s.instance_id, s.dbid, s.queryid";
-		break;
-	}
-	snprintf(sql, sizeof(sql),
-	    "SELECT group_concat(DISTINCT i.name), max(s.datname), min(s.queryid),"
-	    "  sum(s.calls) AS total_calls, sum(s.total_exec_time_ms) AS total_ms,"
-	    "  sum(s.sum_sq_exec_time_ms2), max(s.max_exec_time_ms), sum(s.rows),"
-	    "  coalesce(max(t.query), ''), coalesce(max(t.truncated), 0),"
-	    "  group_concat(DISTINCT i.system_identifier), count(DISTINCT s.instance_id)"
-	    " FROM %s s JOIN instances i USING (instance_id)"
-	    " LEFT JOIN statement_texts t ON t.instance_id = s.instance_id"
-	    "  AND t.queryid = s.queryid"
-	    " WHERE (?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
-	    "  AND (?3 = '' OR s.datname = ?3) AND (?4 = 0 OR s.ts_us >= ?4)"
-	    "  AND (?5 = 0 OR s.ts_us < ?5)"
-	    " GROUP BY %s"
-	    " HAVING total_calls > 0 AND total_ms / total_calls >= ?6"
-	    " ORDER BY %s, 1, 3 LIMIT ?7",
-	    store_sqlite_statement_source, group, order);
-	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return sqlite_store_error(store->db, rc, "prepare the slow-queries query", errbuf, errlen);
-	sqlite3_bind_text(stmt, 1, scope != NULL ? scope->instance : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, scope != NULL ? scope->cluster : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, scope != NULL ? scope->database : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, scope != NULL ? scope->since_us : 0);
-	sqlite3_bind_int64(stmt, 5, scope != NULL ? scope->until_us : 0);
-	sqlite3_bind_double(stmt, 6, request->min_duration_ms);
-	sqlite3_bind_int64(stmt, 7, request->limit > 0 ? request->limit : 10);
-
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		Pgfleet__V1__SlowQuery *row;
-		double calls, total_ms, sum_sq, mean_ms, variance;
-
-		if (answer->n_rows == capacity) {
-			size_t bigger = capacity == 0 ? 16 : capacity * 2;
-			Pgfleet__V1__SlowQuery **rows = realloc(answer->rows, bigger * sizeof(rows[0]));
-			if (rows == NULL)
-				goto fail_memory;
-			answer->rows = rows;
-			capacity = bigger;
-		}
-		row = malloc(sizeof(*row));
-		if (row == NULL)
-			goto fail_memory;
-		pgfleet__v1__slow_query__init(row);
-		answer->rows[answer->n_rows++] = row;
-		row->instance = sqlite_column_text(stmt, 0);
-		row->database = sqlite_column_text(stmt, 1);
-		row->query = sqlite_column_text(stmt, 8);
-		row->cluster = sqlite_column_text(stmt, 10);
-		row->instances = sqlite3_column_int(stmt, 11);
-		if (row->instance == NULL || row->database == NULL || row->query == NULL ||
-		    row->cluster == NULL)
-			goto fail_memory;
-		row->queryid = sqlite3_column_int64(stmt, 2);
-		row->calls = sqlite3_column_int64(stmt, 3);
-		calls = (double) row->calls;
-		total_ms = sqlite3_column_double(stmt, 4);
-		sum_sq = sqlite3_column_double(stmt, 5);
-		mean_ms = total_ms / calls;
-		/* population variance from the sums, as pg_stat_statements
-		 * computes it; rounding can make it a hair below zero */
-		variance = sum_sq / calls - mean_ms * mean_ms;
-		row->total_seconds = total_ms / 1000.0;
-		row->mean_seconds = mean_ms / 1000.0;
-		row->stddev_seconds = variance > 0.0 ? sqrt(variance) / 1000.0 : 0.0;
-		row->max_seconds = sqlite3_column_double(stmt, 6) / 1000.0;
-		row->rows = sqlite3_column_int64(stmt, 7);
-		row->query_truncated = sqlite3_column_int(stmt, 9) != 0;
-	}
-	if (rc != SQLITE_DONE) {
-		int rv = sqlite_store_error(store->db, rc, "read slow queries", errbuf, errlen);
-		sqlite3_finalize(stmt);
-		store_slow_queries_fini(answer);
-		return rv;
-	}
-	sqlite3_finalize(stmt);
-	return PGF_OK;
-fail_memory:
-	/* a row whose strings failed is freed with the rest: NULLs are fine */
-	sqlite3_finalize(stmt);
-	store_slow_queries_fini(answer);
-	snprintf(errbuf, errlen, "out of memory");
-	return PGF_ENOMEM;
 }
 
 /* Bucket widths a trend may use: the smallest that gives at most 30
@@ -831,7 +783,7 @@ sqlite_close(struct store *base)
 
 static const struct store_ops sqlite_ops = {
 	.write_report = sqlite_write_report,
-	.slow_queries = sqlite_slow_queries,
+	.slow_queries = store_sqlite_slow_queries,
 	.missing_texts = sqlite_missing_texts,
 	.fleet = store_sqlite_fleet,
 	.activity = store_sqlite_activity,
@@ -840,11 +792,32 @@ static const struct store_ops sqlite_ops = {
 	.index_usage = store_sqlite_index_usage,
 	.bloat_stats = store_sqlite_bloat_stats,
 	.query_trend = sqlite_query_trend,
+	.batch_begin = sqlite_batch_begin,
+	.batch_end = sqlite_batch_end,
 	.maintain = store_sqlite_maintain,
 	.table_trend = store_sqlite_table_trend,
 	.replication_trend = store_sqlite_replication_trend,
+	.index_recommendations = store_sqlite_index_recommendations,
+	.index_checks = store_sqlite_index_checks,
+	.metrics = store_sqlite_metrics,
+	.pool_stats = store_sqlite_pool_stats,
+	.pool_recommendation = store_sqlite_pool_recommendation,
+	.query_regressions = store_sqlite_query_regressions,
+	.vacuum_facts = store_sqlite_vacuum_facts,
+	.replication_facts = store_sqlite_replication_facts,
+	.checklist_facts = store_sqlite_checklist_facts,
+	.statement_text = store_sqlite_statement_text,
 	.close = sqlite_close,
 };
+
+/* test only: see store_sqlite_set_max_pages */
+static long long max_pages_cap;
+
+void
+store_sqlite_set_max_pages(long long pages)
+{
+	max_pages_cap = pages;
+}
 
 int
 store_sqlite_open(const char *path, bool read_only, struct store **out, char *errbuf,
@@ -877,16 +850,30 @@ store_sqlite_open(const char *path, bool read_only, struct store **out, char *er
 	}
 	sqlite3_busy_timeout(store->db, 5000);
 	sqlite3_extended_result_codes(store->db, 1);
+	/* a page cache that holds the hot ends of the history indexes: with
+	 * SQLite's 2 MB default, every batch re-reads them from the OS */
+	sqlite3_exec(store->db, "PRAGMA cache_size = -32768", NULL, NULL, NULL);
 	if (!read_only) {
 		/* WAL so readers never block the writer; FULL so an
 		 * acknowledged report survives a power cut */
 		if ((rv = sqlite_exec(store->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-			 " PRAGMA foreign_keys = ON;",
+			 " PRAGMA foreign_keys = ON;"
+			 /* a WAL that grew while a long reader held it back is
+			  * cut back to this after the next full checkpoint */
+			 " PRAGMA journal_size_limit = 16777216;",
 			 "set up the store", errbuf, errlen)) != PGF_OK)
 			goto fail_named;
 		if ((rv = migrate(store, errbuf, errlen)) != PGF_OK)
 			goto fail;
+		if (max_pages_cap > 0) {
+			char pragma[64];
+			snprintf(pragma, sizeof(pragma), "PRAGMA max_page_count = %lld",
+			    max_pages_cap);
+			if ((rv = sqlite_exec(store->db, pragma, "cap the store", errbuf, errlen)) !=
+			    PGF_OK)
+				goto fail_named;
+		}
 	} else {
 		if ((rv = read_schema_version(store->db, &version, errbuf, errlen)) != PGF_OK)
 			goto fail_named;

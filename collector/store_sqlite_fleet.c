@@ -40,6 +40,14 @@
 #define STALE_INTERVALS 3
 #define DEFAULT_INTERVAL_MS 60000
 
+bool
+store_sqlite_stale(int64_t last_seen_us, int64_t interval_ms, int64_t now_us)
+{
+	if (interval_ms <= 0)
+		interval_ms = DEFAULT_INTERVAL_MS;
+	return now_us - last_seen_us > STALE_INTERVALS * 1000 * interval_ms;
+}
+
 const char store_sqlite_fleet_schema[] =
     "ALTER TABLE instances ADD COLUMN report_interval_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE instances ADD COLUMN upstream_host TEXT NOT NULL DEFAULT '';"
@@ -958,7 +966,7 @@ store_sqlite_fleet(struct store *base, const Pgfleet__V1__FleetRequest *request,
 	    "  " SQL_TIME("coalesce(f.changed_us, 0)") " AS role_changed,"
 	    "  f.agent_version, f.unreachable_reason, f.report_interval_ms,"
 	    "  f.last_seen_us, f.first_seen_us, coalesce(f.changed_us, 0) AS role_changed_us,"
-	    "  f.is_stale AS stale"
+	    "  f.is_stale AS stale, " SQL_FLEET_DELIVERY("f")
 	    " FROM f ORDER BY f.system_identifier, f.role <> 'primary', f.name"
 	    " LIMIT :limit";
 	struct store_sqlite *store = (struct store_sqlite *) base;

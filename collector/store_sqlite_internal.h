@@ -23,6 +23,8 @@ struct store_sqlite {
 	sqlite3 *db;
 	char *path;
 	bool read_only;
+	/* inside store_batch_begin .. store_batch_end: reports are savepoints */
+	bool in_batch;
 };
 
 /* sqlite_store_error writes "could not WHAT: reason" into errbuf and maps
@@ -48,12 +50,61 @@ char *sqlite_column_text(sqlite3_stmt *stmt, int column);
 extern const char store_sqlite_fleet_schema[];
 extern const char store_sqlite_tables_schema[];
 extern const char store_sqlite_rollup_schema[];
+extern const char store_sqlite_totals_schema[];
+/* Migration 7 (store_sqlite_indexes.c). */
+extern const char store_sqlite_indexes_schema[];
+/* Pool samples (store_sqlite_pools.c). */
+extern const char store_sqlite_pools_schema[];
+/* Settings, extensions, freeze age and insert triggers for the advice
+ * (store_sqlite_advice.c). */
+extern const char store_sqlite_advice_schema[];
+/* Delivery per (agent, boot): highest seq, missing seq ranges, the
+ * agent's counters, and clock skew per instance (store_sqlite_gaps.c). */
+extern const char store_sqlite_gaps_schema[];
+/* An instance whose clock differs from the collector's by more than this
+ * is flagged as clock-skewed. */
+#define STORE_SQLITE_CLOCK_SKEW_BOUND_US "300000000"
+/* The fleet row's delivery columns for the instances row alias i. */
+#define SQL_FLEET_DELIVERY(i)                                                     \
+	"(SELECT coalesce(max(b.dropped_reports), 0) FROM report_boots b"            \
+	" WHERE b.instance_id = " i ".instance_id) AS dropped_reports,"              \
+	" (SELECT coalesce(sum(g.last_seq - g.first_seq + 1), 0) FROM report_gaps g" \
+	" JOIN report_boots b USING (agent_id, boot_id) WHERE b.instance_id = " i    \
+	".instance_id) AS missing_reports,"                                          \
+	" (SELECT coalesce(sum(b.corrupt_spool_records), 0) FROM report_boots b"     \
+	" WHERE b.instance_id = " i ".instance_id) AS corrupt_spool_records,"        \
+	" (SELECT coalesce(sum(b.spool_failures), 0) FROM report_boots b"            \
+	" WHERE b.instance_id = " i ".instance_id) AS spool_failures,"               \
+	" coalesce((SELECT cs.skew_us / 1e6 FROM clock_skew cs"                      \
+	" WHERE cs.instance_id = " i ".instance_id), 0.0) AS clock_skew_seconds,"    \
+	" coalesce((SELECT abs(cs.skew_us) > " STORE_SQLITE_CLOCK_SKEW_BOUND_US       \
+	" FROM clock_skew cs WHERE cs.instance_id = " i ".instance_id), 0)"          \
+	" AS clock_skewed"
 
 /* The statement history questions read, as a subquery with the columns
  * instance_id, ts_us, dbid, datname, queryid, calls, total_exec_time_ms,
  * sum_sq_exec_time_ms2, max_exec_time_ms, rows: raw, hourly and daily rows
  * each counted once (store_sqlite_rollup.c). */
 extern const char store_sqlite_statement_source[];
+
+/* store_sqlite_stale: is an instance last seen at last_seen_us, reporting
+ * every interval_ms (0: unknown), stale at now_us? The fleet's rule
+ * (store_sqlite_fleet.c), for listings that say when data is stale. */
+bool store_sqlite_stale(int64_t last_seen_us, int64_t interval_ms, int64_t now_us);
+
+/* The slow-queries op (store_sqlite_slow.c), and its two ways, apart for
+ * the test that compares them: _plain adds up every statement; _pruned
+ * uses the totals' bounds, and says with *answered false that it could not
+ * prune (the plain way must answer). */
+int store_sqlite_slow_queries(struct store *base,
+    const Pgfleet__V1__SlowQueriesRequest *request, Pgfleet__V1__SlowQueries *answer,
+    char *errbuf, size_t errlen);
+int store_sqlite_slow_queries_plain(struct store *base,
+    const Pgfleet__V1__SlowQueriesRequest *request, Pgfleet__V1__SlowQueries *answer,
+    char *errbuf, size_t errlen);
+int store_sqlite_slow_queries_pruned(struct store *base,
+    const Pgfleet__V1__SlowQueriesRequest *request, Pgfleet__V1__SlowQueries *answer,
+    bool *answered, char *errbuf, size_t errlen);
 
 /* store_sqlite_rollup_late adds a late statements family (a time already
  * rolled up) to the rollups, inside the report's transaction. */
@@ -70,6 +121,23 @@ int store_sqlite_fleet_write(struct store_sqlite *store, int64_t instance_id,
     const Pgfleet__V1__Report *report);
 int store_sqlite_tables_write(struct store_sqlite *store, int64_t instance_id,
     const Pgfleet__V1__Report *report);
+int store_sqlite_indexes_write(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report);
+int store_sqlite_pools_write(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report);
+int store_sqlite_advice_write(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report);
+/* Gaps, agent counters and clock skew (store_sqlite_gaps.c); it also needs
+ * the time the report was received. */
+int store_sqlite_gaps_write(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report, int64_t received_at_us);
+/* Advice facts (store ops; store_sqlite_advice.c). */
+int store_sqlite_vacuum_facts(struct store *store, const Pgfleet__V1__Scope *scope,
+    struct vacuum_fact_set *out, char *errbuf, size_t errlen);
+int store_sqlite_replication_facts(struct store *store, const Pgfleet__V1__Scope *scope,
+    struct replication_fact_set *out, char *errbuf, size_t errlen);
+int store_sqlite_checklist_facts(struct store *store, const Pgfleet__V1__Scope *scope,
+    struct checklist_fact_set *out, char *errbuf, size_t errlen);
 
 /* Answers (store ops; see store.h). */
 int store_sqlite_fleet(struct store *store, const Pgfleet__V1__FleetRequest *request,
@@ -91,9 +159,29 @@ int store_sqlite_bloat_stats(struct store *store,
 int store_sqlite_table_trend(struct store *store,
     const Pgfleet__V1__TableTrendRequest *request, Pgfleet__V1__TableTrend *answer,
     char *errbuf, size_t errlen);
+/* store_sqlite_metrics.c */
+int store_sqlite_metrics(struct store *store, size_t top_statements, int64_t now_us,
+    struct metrics_set *set, char *errbuf, size_t errlen);
 int store_sqlite_replication_trend(struct store *store,
     const Pgfleet__V1__ReplicationTrendRequest *request,
     Pgfleet__V1__ReplicationTrend *answer, char *errbuf, size_t errlen);
+
+/* Index recommendations and hypopg checks (store_sqlite_indexes.c). */
+int store_sqlite_index_recommendations(struct store *store,
+    const Pgfleet__V1__IndexRecommendationsRequest *request,
+    Pgfleet__V1__IndexRecommendations *answer, char *errbuf, size_t errlen);
+int store_sqlite_index_checks(struct store *store, const Pgfleet__V1__Report *report,
+    Pgfleet__V1__IndexCheckRequest ***checks, size_t *count, char *errbuf, size_t errlen);
+
+/* Pools and regressions (store_sqlite_pools.c). */
+int store_sqlite_pool_stats(struct store *store, const Pgfleet__V1__PoolStatsRequest *request,
+    Pgfleet__V1__PoolStats *answer, char *errbuf, size_t errlen);
+int store_sqlite_pool_recommendation(struct store *store,
+    const Pgfleet__V1__PoolRecommendationRequest *request,
+    Pgfleet__V1__PoolRecommendation *answer, char *errbuf, size_t errlen);
+int store_sqlite_query_regressions(struct store *store,
+    const Pgfleet__V1__QueryRegressionsRequest *request,
+    Pgfleet__V1__QueryRegressions *answer, char *errbuf, size_t errlen);
 
 /* The buckets of a trend (store_sqlite.c). */
 struct store_sqlite_buckets {
@@ -123,5 +211,9 @@ char *store_sqlite_bucket_width(const struct store_sqlite_buckets *buckets);
 /* store_sqlite_sparkline is a malloc'd sparkline of values[0..count)
  * (present may be NULL); NULL when out of memory. */
 char *store_sqlite_sparkline(const double *values, const bool *present, size_t count);
+
+/* store_statement_text (store_sqlite_actions.c). */
+int store_sqlite_statement_text(struct store *store, const char *instance, int64_t queryid,
+    char **text, bool *truncated, char **database, char *errbuf, size_t errlen);
 
 #endif

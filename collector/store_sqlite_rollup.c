@@ -25,6 +25,7 @@
 #include "collector/store_sqlite_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define HOUR_US (3600LL * 1000000)
 #define DAY_US (24 * HOUR_US)
@@ -67,6 +68,52 @@ const char store_sqlite_rollup_schema[] =
 	" sum_sq_exec_time_ms2 = sum_sq_exec_time_ms2 + excluded.sum_sq_exec_time_ms2," \
 	" max_exec_time_ms = max(max_exec_time_ms, excluded.max_exec_time_ms),"   \
 	" rows = rows + excluded.rows"
+
+/*
+ * Totals per statement (instance, database, queryid) of everything rolled
+ * up so far: upper bounds of any window's figures, which let slow-queries
+ * over a long window look at a few statements instead of all of them
+ * (store_sqlite_slow.c). Kept by the hourly rollup, so a question adds the
+ * raw rows past the hourly watermark itself. Never lowered by retention:
+ * a bound may only be too high.
+ */
+#define TOTALS_UPSERT                                                           \
+	" ON CONFLICT (instance_id, dbid, queryid) DO UPDATE SET"               \
+	" calls = calls + excluded.calls,"                                      \
+	" total_exec_time_ms = total_exec_time_ms + excluded.total_exec_time_ms," \
+	" max_exec_time_ms = max(max_exec_time_ms, excluded.max_exec_time_ms)"
+
+const char store_sqlite_totals_schema[] =
+	"CREATE TABLE statement_totals ("
+	"  instance_id INTEGER NOT NULL,"
+	"  dbid INTEGER NOT NULL,"
+	"  queryid INTEGER NOT NULL,"
+	"  calls INTEGER NOT NULL,"
+	"  total_exec_time_ms REAL NOT NULL,"
+	"  max_exec_time_ms REAL NOT NULL,"
+	"  PRIMARY KEY (instance_id, dbid, queryid)) WITHOUT ROWID;"
+	"CREATE INDEX statement_totals_by_total ON statement_totals (total_exec_time_ms);"
+	"CREATE INDEX statement_totals_by_calls ON statement_totals (calls);"
+	"CREATE INDEX statement_totals_by_max ON statement_totals (max_exec_time_ms);"
+	/* one statement's rows of a level, for the few a question adds up */
+	"CREATE INDEX statement_stats_hourly_by_pair ON statement_stats_hourly"
+	"  (instance_id, queryid, bucket_us);"
+	"CREATE INDEX statement_stats_daily_by_pair ON statement_stats_daily"
+	"  (instance_id, queryid, bucket_us);"
+	/* what is rolled up already */
+	"INSERT INTO statement_totals (instance_id, dbid, queryid, calls,"
+	"  total_exec_time_ms, max_exec_time_ms)"
+	" SELECT instance_id, dbid, queryid, sum(calls), sum(total_exec_time_ms),"
+	"  max(max_exec_time_ms) FROM ("
+	"  SELECT instance_id, dbid, queryid, calls, total_exec_time_ms, max_exec_time_ms"
+	"   FROM statement_stats_hourly"
+	"   WHERE bucket_us >= (SELECT until_us FROM rollup_state WHERE name = 'daily')"
+	"    AND bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'hourly')"
+	"  UNION ALL"
+	"  SELECT instance_id, dbid, queryid, calls, total_exec_time_ms, max_exec_time_ms"
+	"   FROM statement_stats_daily"
+	"   WHERE bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'daily'))"
+	" GROUP BY 1, 2, 3;";
 
 const char store_sqlite_statement_source[] =
 	"(SELECT instance_id, ts_us, dbid, datname, queryid, calls, total_exec_time_ms,"
@@ -130,6 +177,35 @@ exec_range(sqlite3 *db, const char *sql, int64_t from_us, int64_t to_us)
 	return rc;
 }
 
+/* A late family's rows, rolled up as they are stored, go to the totals. */
+static int
+totals_add_late(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__StatementsFamily *family)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(store->db,
+	    "INSERT INTO statement_totals (instance_id, dbid, queryid, calls,"
+	    " total_exec_time_ms, max_exec_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    TOTALS_UPSERT,
+	    -1, &stmt, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; i < family->n_statements && rc == SQLITE_OK; i++) {
+		const Pgfleet__V1__StatementDelta *d = family->statements[i];
+		sqlite3_reset(stmt);
+		sqlite3_bind_int64(stmt, 1, instance_id);
+		sqlite3_bind_int64(stmt, 2, d->dbid);
+		sqlite3_bind_int64(stmt, 3, d->queryid);
+		sqlite3_bind_int64(stmt, 4, d->calls);
+		sqlite3_bind_double(stmt, 5, d->total_exec_time_ms);
+		sqlite3_bind_double(stmt, 6, d->max_exec_time_ms);
+		rc = sqlite_step_done(stmt);
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
 int
 store_sqlite_rollup_late(struct store_sqlite *store, int64_t instance_id,
     const Pgfleet__V1__StatementsFamily *family)
@@ -176,6 +252,8 @@ store_sqlite_rollup_late(struct store_sqlite *store, int64_t instance_id,
 		}
 		sqlite3_finalize(stmt);
 		if (rc != SQLITE_OK)
+			return rc;
+		if (level == 0 && (rc = totals_add_late(store, instance_id, family)) != SQLITE_OK)
 			return rc;
 	}
 	return SQLITE_OK;
@@ -246,6 +324,17 @@ rollup_step(sqlite3 *db, const char *name, const char *oldest_sql, const char *s
 		to = until + width_us;
 	if ((rc = roll(db, source, time_column, target, width_us, until, to)) != SQLITE_OK)
 		return rc;
+	/* raw rows reaching the hourly level reach the totals too */
+	if (strcmp(source, "statement_stats") == 0 &&
+	    (rc = exec_range(db,
+		 "INSERT INTO statement_totals (instance_id, dbid, queryid, calls,"
+		 " total_exec_time_ms, max_exec_time_ms)"
+		 " SELECT instance_id, dbid, queryid, sum(calls), sum(total_exec_time_ms),"
+		 "  max(max_exec_time_ms)"
+		 " FROM statement_stats WHERE ts_us >= ?1 AND ts_us < ?2"
+		 " GROUP BY 1, 2, 3" TOTALS_UPSERT,
+		 until, to)) != SQLITE_OK)
+		return rc;
 	if ((rc = write_watermark(db, name, to)) != SQLITE_OK)
 		return rc;
 	*more = *more || to < limit_us;
@@ -284,7 +373,7 @@ prune(sqlite3 *db, const char *table, const char *time_column, bool has_rowid,
 static const char *const snapshot_histories[] = {"table_stats", "index_stats",
     "bloat_estimates"};
 static const char *const other_histories[] = {"activity_history", "replica_lag_history",
-    "standby_lag_history"};
+    "standby_lag_history", "pool_app_samples", "pooler_samples"};
 
 /* Thins one day of the snapshot histories, the oldest not yet thinned and
  * older than before_us. */

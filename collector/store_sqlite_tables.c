@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "common/size_pretty.h"
+#include "common/timeutil.h"
 
 /* Rows in an answer when the request names no limit. */
 #define TABLES_DEFAULT_LIMIT 50
@@ -510,12 +511,15 @@ store_sqlite_table_stats(struct store *base, const Pgfleet__V1__TableStatsReques
 	    " SELECT l.name, s.datname, s.schemaname, s.relname, s.total_bytes,"
 	    "  s.table_bytes, s.indexes_bytes, s.seq_scan, s.seq_tup_read, s.idx_scan,"
 	    "  s.idx_tup_fetch, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd,"
-	    "  s.n_live_tup, s.n_dead_tup, s.ts_us"
+	    "  s.n_live_tup, s.n_dead_tup, s.ts_us,"
+	    "  (SELECT last_seen_us FROM instances WHERE instance_id = l.instance_id),"
+	    "  (SELECT report_interval_ms FROM instances WHERE instance_id = l.instance_id)"
 	    " FROM latest l JOIN table_stats s"
 	    "  ON s.instance_id = l.instance_id AND s.ts_us = l.ts_us"
 	    " WHERE (?3 = '' OR s.datname = ?3)"
 	    " ORDER BY s.total_bytes DESC, l.name, s.datname, s.schemaname, s.relname"
 	    " LIMIT ?6";
+	int64_t now_us = pgf_time_now_us();
 	struct listing listing;
 	bool out_of_memory = false;
 	int rc = SQLITE_DONE;
@@ -555,6 +559,8 @@ store_sqlite_table_stats(struct store *base, const Pgfleet__V1__TableStatsReques
 		row->hot_updates = sqlite3_column_int64(stmt, 14);
 		row->live_tuples = sqlite3_column_int64(stmt, 15);
 		row->dead_tuples = sqlite3_column_int64(stmt, 16);
+		row->stale = store_sqlite_stale(sqlite3_column_int64(stmt, 18),
+		    sqlite3_column_int64(stmt, 19), now_us);
 		out_of_memory = row->instance == NULL || row->database == NULL ||
 		    row->schema == NULL || row->table == NULL || row->total_size == NULL ||
 		    row->table_size == NULL || row->indexes_size == NULL ||
@@ -576,7 +582,9 @@ store_sqlite_index_usage(struct store *base, const Pgfleet__V1__IndexUsageReques
 	    "  coalesce(d.definition, ''), x.is_unique, x.is_primary, x.is_valid,"
 	    "  x.constraint_type, x.ts_us,"
 	    "  (x.idx_scan = 0 AND NOT x.is_unique AND NOT x.is_primary"
-	    "   AND x.constraint_type = '') AS unused"
+	    "   AND x.constraint_type = '') AS unused,"
+	    "  (SELECT last_seen_us FROM instances WHERE instance_id = l.instance_id),"
+	    "  (SELECT report_interval_ms FROM instances WHERE instance_id = l.instance_id)"
 	    " FROM latest l JOIN index_stats x"
 	    "  ON x.instance_id = l.instance_id AND x.ts_us = l.ts_us"
 	    " LEFT JOIN index_definitions d ON d.instance_id = x.instance_id"
@@ -586,6 +594,7 @@ store_sqlite_index_usage(struct store *base, const Pgfleet__V1__IndexUsageReques
 	    " ORDER BY unused DESC, x.size_bytes DESC, l.name, x.datname, x.schemaname,"
 	    "  x.relname, x.indexrelname"
 	    " LIMIT ?6";
+	int64_t now_us = pgf_time_now_us();
 	struct listing listing;
 	bool out_of_memory = false;
 	int rc = SQLITE_DONE;
@@ -618,6 +627,8 @@ store_sqlite_index_usage(struct store *base, const Pgfleet__V1__IndexUsageReques
 		row->scans = sqlite3_column_int64(stmt, 5);
 		row->tuples_read = sqlite3_column_int64(stmt, 6);
 		row->tuples_fetched = sqlite3_column_int64(stmt, 7);
+		row->stale = store_sqlite_stale(sqlite3_column_int64(stmt, 16),
+		    sqlite3_column_int64(stmt, 17), now_us);
 		row->size_bytes = sqlite3_column_int64(stmt, 8);
 		row->is_unique = sqlite3_column_int(stmt, 10) != 0;
 		row->is_primary = sqlite3_column_int(stmt, 11) != 0;
@@ -645,7 +656,9 @@ store_sqlite_bloat_stats(struct store *base, const Pgfleet__V1__BloatStatsReques
 	    "  s.n_dead_tup, s.n_live_tup, s.last_vacuum_us, s.last_autovacuum_us,"
 	    "  s.autovacuum_vacuum_trigger, s.autovacuum_enabled,"
 	    "  coalesce(b.bloat_bytes, 0), coalesce(b.bloat_ratio, 0),"
-	    "  coalesce(b.unreliable, 0), s.ts_us"
+	    "  coalesce(b.unreliable, 0), s.ts_us,"
+	    "  (SELECT last_seen_us FROM instances WHERE instance_id = l.instance_id),"
+	    "  (SELECT report_interval_ms FROM instances WHERE instance_id = l.instance_id)"
 	    " FROM latest l JOIN table_stats s"
 	    "  ON s.instance_id = l.instance_id AND s.ts_us = l.ts_us"
 	    " LEFT JOIN bloat_estimates b ON b.instance_id = l.instance_id"
@@ -655,6 +668,7 @@ store_sqlite_bloat_stats(struct store *base, const Pgfleet__V1__BloatStatsReques
 	    " WHERE (?3 = '' OR s.datname = ?3)"
 	    " ORDER BY s.n_dead_tup DESC, l.name, s.datname, s.schemaname, s.relname"
 	    " LIMIT ?6";
+	int64_t now_us = pgf_time_now_us();
 	struct listing listing;
 	bool out_of_memory = false;
 	int rc = SQLITE_DONE;
@@ -685,6 +699,8 @@ store_sqlite_bloat_stats(struct store *base, const Pgfleet__V1__BloatStatsReques
 		row->collected_at = column_time(stmt, 14);
 		row->dead_tuples = sqlite3_column_int64(stmt, 5);
 		row->live_tuples = sqlite3_column_int64(stmt, 6);
+		row->stale = store_sqlite_stale(sqlite3_column_int64(stmt, 15),
+		    sqlite3_column_int64(stmt, 16), now_us);
 		row->bloat_percentage =
 		    percentage((double) row->dead_tuples, (double) row->live_tuples);
 		row->vacuum_trigger = sqlite3_column_double(stmt, 9);

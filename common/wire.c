@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include "common/decode_budget.h"
 #include "common/log.h"
 
 int
@@ -45,17 +46,32 @@ pgf_wire_send(nng_socket socket, const ProtobufCMessage *message)
 }
 
 int
+pgf_wire_pack_msg(const ProtobufCMessage *message, nng_msg **out)
+{
+	size_t len = protobuf_c_message_get_packed_size(message);
+
+	*out = NULL;
+	if (nng_msg_alloc(out, len) != 0)
+		return PGF_ENOMEM;
+	protobuf_c_message_pack(message, nng_msg_body(*out));
+	return PGF_OK;
+}
+
+int
 pgf_wire_unpack(const ProtobufCMessageDescriptor *descriptor,
     const uint8_t *data, size_t len, size_t max_bytes, ProtobufCMessage **out)
 {
 	ProtobufCMessage *message;
+	struct pgf_decode_budget budget;
 
 	*out = NULL;
 	if (len > max_bytes)
 		return PGF_ETOOBIG;
-	message = protobuf_c_message_unpack(descriptor, NULL, len, data);
+	/* bounded: a small message must not unpack into unbounded memory */
+	pgf_decode_budget_init(&budget, PGF_DECODE_BUDGET);
+	message = protobuf_c_message_unpack(descriptor, &budget.allocator, len, data);
 	if (message == NULL)
-		return PGF_EDECODE;
+		return budget.exceeded ? PGF_ETOOBIG : PGF_EDECODE;
 	*out = message;
 	return PGF_OK;
 }

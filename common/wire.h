@@ -19,6 +19,11 @@
 /* Largest message a listener accepts (NNG_OPT_RECVMAXSZ) by default. */
 #define PGF_WIRE_MAX_MESSAGE (16u * 1024u * 1024u)
 
+/* pgf_wire_pack_msg packs message into a new nng message (*out, owned by
+ * the caller until nng takes it), for senders that use contexts and aios.
+ * PGF_OK or PGF_ENOMEM. */
+int pgf_wire_pack_msg(const ProtobufCMessage *message, nng_msg **out) PGF_MUST_CHECK;
+
 /* pgf_wire_send packs message and sends it on socket. Blocks up to the
  * socket's NNG_OPT_SENDTIMEO. Returns PGF_OK, PGF_ETIMEDOUT when nothing
  * took it in time, PGF_ENOMEM, or PGF_EIO (the nng error is logged at debug

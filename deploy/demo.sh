@@ -45,6 +45,8 @@ trap 'rc=$?; [ $rc = 0 ] || { echo "demo failed; cleaning up" >&2; harness_teard
 echo "== starting the fleet in $DEMO_DIR" >&2
 harness_start_primary
 harness_start_replica
+# HTTP API and /metrics on a free port (7452 may be taken)
+COLLECTOR_HTTP_LISTEN=127.0.0.1:$(harness_free_port)
 harness_start_collector
 harness_start_agent primary "$PRIMARY_PORT" --interval 2s
 harness_start_agent replica "$REPLICA_PORT" --interval 2s
@@ -83,5 +85,6 @@ cat <<MSG
 
 The fleet keeps running in $DEMO_DIR (primary 127.0.0.1:$PRIMARY_PORT, replica 127.0.0.1:$REPLICA_PORT).
 Ask it more:  $PGFLEET_BIN_DIR/collector/pgfleet --collector $COLLECTOR_API slow-queries --order mean --json
+Over HTTP:    curl 'http://$COLLECTOR_HTTP_LISTEN/api/db/slow-queries?limit=10'   (and /metrics)
 Stop it:      bash deploy/demo.sh stop
 MSG

@@ -7,8 +7,10 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	protobuf-c-compiler libprotobuf-c-dev libnng-dev libpq-dev libsqlite3-dev
 	libjansson-dev libsmartcols-dev libcmocka-dev libpg-query-dev
-	postgresql-15 postgresql-client-15 pgbouncer
+	postgresql-15 postgresql-client-15 pgbouncer postgresql-15-hypopg
 	jq sqlite3 valgrind procps
+	libmicrohttpd-dev curl prometheus wrk
+	faketime
 )
 
 missing=()

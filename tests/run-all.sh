@@ -50,5 +50,34 @@ for test in build-test-plain/tests/test_*; do
 	fi
 done
 
+# bounded fuzzing (tests/fuzz): in CI only, when clang is there; each
+# libFuzzer target runs FUZZ_SECONDS from its seed corpus (new inputs go
+# to a scratch folder, not into the repository)
+if [ "${CI:-}" = true ] && command -v clang >/dev/null; then
+	echo "=== fuzz (clang, libFuzzer)" >&2
+	fuzz_dir=build-test-fuzz
+	if CC=clang cmake -S . -B "$fuzz_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGFLEET_WERROR=OFF \
+		-DPGFLEET_FUZZ=ON >/dev/null &&
+		cmake --build "$fuzz_dir" -j "$jobs" --target fuzz_report fuzz_ingest fuzz_api fuzz_cfg \
+			>"$fuzz_dir/build.log" 2>&1; then
+		for target in report ingest api cfg; do
+			scratch=$(mktemp -d)
+			if "$fuzz_dir/tests/fuzz/fuzz_$target" -max_total_time="${FUZZ_SECONDS:-35}" \
+				-rss_limit_mb=2048 -timeout=10 -artifact_prefix="$fuzz_dir/" \
+				"$scratch" "tests/fuzz/corpus/$target" >"$fuzz_dir/fuzz_$target.log" 2>&1; then
+				passed=$((passed + 1))
+			else
+				echo "fuzz: fuzz_$target FAILED (crash input in $fuzz_dir)" >&2
+				tail -n 40 "$fuzz_dir/fuzz_$target.log" >&2
+				failed=$((failed + 1))
+			fi
+			rm -rf "$scratch"
+		done
+	else
+		cat "$fuzz_dir/build.log" >&2
+		failed=$((failed + 1))
+	fi
+fi
+
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -69,6 +69,7 @@ struct options {
 	long tables_every;
 	long threads;
 	long rows;
+	long reports_per_commit; /* ceiling: reports in one transaction */
 	long first_report; /* reports before it were sent by an earlier run */
 	uint64_t nonce;    /* agent and boot ids: the same in runs that continue */
 	int64_t start_us;
@@ -522,6 +523,7 @@ run_ceiling(const struct options *options)
 		"open the store") != 0 ||
 	    sqlite_check(db, sqlite3_exec(db,
 		"PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+		"PRAGMA cache_size = -32768;" /* as the collector's writer */
 		"INSERT INTO instances (name, first_seen_us, last_seen_us) VALUES ('ceiling', 0, 0)",
 		NULL, NULL, NULL), "set up the store") != 0 ||
 	    sqlite_check(db, sqlite3_prepare_v2(db,
@@ -539,7 +541,8 @@ run_ceiling(const struct options *options)
 	started = now_seconds();
 	for (long k = 0; k < reports; k++) {
 		int64_t ts = options->start_us + k * options->step_us;
-		if (sqlite_check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+		if (k % options->reports_per_commit == 0 &&
+		    sqlite_check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 			"begin") != 0)
 			goto done;
 		for (long j = 0; j < changed && rows < options->rows; j++, rows++) {
@@ -577,11 +580,14 @@ run_ceiling(const struct options *options)
 			if (sqlite_check(db, sqlite3_step(stmt), "insert a row") != 0)
 				goto done;
 		}
-		if (sqlite_check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit") != 0)
+		if ((k % options->reports_per_commit == options->reports_per_commit - 1 ||
+			k == reports - 1) &&
+		    sqlite_check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit") != 0)
 			goto done;
 	}
 	seconds = now_seconds() - started;
-	printf("rows=%ld transactions=%ld seconds=%.3f rows_per_s=%.0f\n", rows, reports, seconds,
+	printf("rows=%ld transactions=%ld seconds=%.3f rows_per_s=%.0f\n", rows,
+	    (reports + options->reports_per_commit - 1) / options->reports_per_commit, seconds,
 	    (double) rows / seconds);
 	status = 0;
 done:
@@ -599,7 +605,8 @@ usage(FILE *out)
 	    "         [--tables T] [--tables-every E] [--threads W] [--prefix NAME]\n"
 	    "         [--start-us T] [--step-us U] [--first-report K --nonce N]\n"
 	    "       bench_collector_ingest ceiling --store PATH [--rows M] [--statements S]\n"
-	    "         [--changed F | --changed-count C] [--start-us T] [--step-us U]\n");
+	    "         [--changed F | --changed-count C] [--start-us T] [--step-us U]\n"
+	    "         [--reports-per-commit R]\n");
 }
 
 /* Parses a whole number in [min, max]. */
@@ -619,7 +626,8 @@ main(int argc, char **argv)
 {
 	enum { OPT_COLLECTOR = 256, OPT_STORE, OPT_AGENTS, OPT_REPORTS, OPT_STATEMENTS,
 		OPT_CHANGED, OPT_CHANGED_COUNT, OPT_TABLES, OPT_TABLES_EVERY, OPT_THREADS,
-		OPT_ROWS, OPT_START, OPT_STEP, OPT_PREFIX, OPT_FIRST_REPORT, OPT_NONCE };
+		OPT_ROWS, OPT_START, OPT_STEP, OPT_PREFIX, OPT_FIRST_REPORT, OPT_NONCE,
+		OPT_REPORTS_PER_COMMIT };
 	static const struct option long_options[] = {
 		{"collector", required_argument, NULL, OPT_COLLECTOR},
 		{"store", required_argument, NULL, OPT_STORE},
@@ -632,6 +640,7 @@ main(int argc, char **argv)
 		{"tables-every", required_argument, NULL, OPT_TABLES_EVERY},
 		{"threads", required_argument, NULL, OPT_THREADS},
 		{"rows", required_argument, NULL, OPT_ROWS},
+		{"reports-per-commit", required_argument, NULL, OPT_REPORTS_PER_COMMIT},
 		{"start-us", required_argument, NULL, OPT_START},
 		{"step-us", required_argument, NULL, OPT_STEP},
 		{"prefix", required_argument, NULL, OPT_PREFIX},
@@ -650,6 +659,7 @@ main(int argc, char **argv)
 		.tables_every = 5,
 		.threads = 4,
 		.rows = 1000000,
+		.reports_per_commit = 1,
 		.step_us = 60LL * 1000000,
 	};
 	const char *mode;
@@ -711,6 +721,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_ROWS:
 			ok = parse_long(optarg, 1, 1000000000, &options.rows);
+			break;
+		case OPT_REPORTS_PER_COMMIT:
+			ok = parse_long(optarg, 1, 100000, &options.reports_per_commit);
 			break;
 		case OPT_START:
 			ok = parse_long(optarg, 1, INT64_MAX / 2, &value);

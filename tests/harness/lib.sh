@@ -7,8 +7,12 @@
 #   harness_start_replica     streaming replica of it (pg_basebackup -R):
 #                             $REPLICA_PORT
 #   harness_start_collector   pgfleet-collector with a SQLite store; sets
-#                             $COLLECTOR_LISTEN and $COLLECTOR_API
-#   harness_start_agent NAME PORT   pgfleet-agent (interval 1s) for a server
+#                             $COLLECTOR_LISTEN and $COLLECTOR_API; HTTP
+#                             only when $COLLECTOR_HTTP_LISTEN is set
+#                             (its default port would clash between tests)
+#   harness_start_agent NAME PORT   pgfleet-agent (interval 1s) for a server,
+#                             spooling to $HARNESS_DIR/spool-NAME (set
+#                             AGENT_SPOOL_DIR="" for memory only)
 #   harness_agent_once PORT [flags] one report of every family, as JSON
 #   harness_stop NAME [SIGNAL]      stop a started program (default TERM)
 #   harness_wait_for DESCRIPTION TIMEOUT_S COMMAND...  poll until COMMAND succeeds
@@ -210,27 +214,52 @@ harness_spawn() {
 	echo $! >"$HARNESS_DIR/run/$name.pid"
 }
 
+# harness_has_flag FLAG ARGS...: true when ARGS give FLAG (--flag V or
+# --flag=V).
+harness_has_flag() {
+	local flag=$1 arg
+	shift
+	for arg in "$@"; do
+		case $arg in "$flag" | "$flag"=*) return 0 ;; esac
+	done
+	return 1
+}
+
 harness_start_collector() {
+	local action=()
 	COLLECTOR_LISTEN=${COLLECTOR_LISTEN:-tcp://127.0.0.1:$(harness_free_port)}
 	COLLECTOR_API=${COLLECTOR_API:-ipc://$HARNESS_DIR/api.sock}
 	COLLECTOR_STORE=${COLLECTOR_STORE:-$HARNESS_DIR/pgfleet.db}
+	# actions on a port of this harness's own (the default 7453 would be
+	# shared by tests running at once), unless the test chose one
+	if ! harness_has_flag --action_listen "$@"; then
+		COLLECTOR_ACTION_LISTEN=${COLLECTOR_ACTION_LISTEN:-tcp://127.0.0.1:$(harness_free_port)}
+		action=(--action_listen "$COLLECTOR_ACTION_LISTEN")
+		export COLLECTOR_ACTION_LISTEN
+	fi
 	harness_spawn collector "$PGFLEET_BIN_DIR/collector/pgfleet-collector" \
 		--listen "$COLLECTOR_LISTEN" --api_listen "$COLLECTOR_API" \
-		--store "$COLLECTOR_STORE" --log_level "${COLLECTOR_LOG_LEVEL:-info}" "$@"
+		--store "$COLLECTOR_STORE" --log_level "${COLLECTOR_LOG_LEVEL:-info}" \
+		--http_listen "${COLLECTOR_HTTP_LISTEN:-}" "${action[@]}" "$@"
 	export COLLECTOR_LISTEN COLLECTOR_API COLLECTOR_STORE
 	harness_wait_for "collector API" 20 pgfleet_cli slow-queries --limit 1
 }
 
 # harness_start_agent NAME PORT [extra flags]
 harness_start_agent() {
-	local name=$1 port=$2
+	local name=$1 port=$2 action=()
 	shift 2
+	# the action channel goes to this harness's collector (or nowhere)
+	if ! harness_has_flag --action_collector "$@"; then
+		action=(--action_collector "${COLLECTOR_ACTION_LISTEN:-off}")
+	fi
 	mkdir -p "$HARNESS_DIR/state-$name"
 	harness_spawn "agent-$name" "$PGFLEET_BIN_DIR/agent/pgfleet-agent" \
 		--name "$name" \
 		--conninfo "host=127.0.0.1 port=$port user=postgres dbname=postgres" \
 		--collector "$COLLECTOR_LISTEN" --interval 1s --ack_timeout 2s \
-		--state_dir "$HARNESS_DIR/state-$name" --log_level "${AGENT_LOG_LEVEL:-info}" "$@"
+		--state_dir "$HARNESS_DIR/state-$name" --log_level "${AGENT_LOG_LEVEL:-info}" \
+		--spool_dir "${AGENT_SPOOL_DIR-$HARNESS_DIR/spool-$name}" "${action[@]}" "$@"
 }
 
 # harness_agent_once PORT [extra flags]: one report with every family from

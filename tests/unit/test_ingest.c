@@ -526,6 +526,68 @@ test_report_retry_when_store_fails(void **state)
 	free(data);
 }
 
+/* Reports in a store batch: stored only when the batch commits; a batch
+ * undone turns the acks of the reports it stored into RETRY_AFTER, and the
+ * agents' second sending stores them as new. Duplicates stand. */
+static void
+test_batch_commit_and_undo(void **state)
+{
+	struct fixture *f = *state;
+	struct report_parts p;
+	struct ingest_counters counters = { 0 };
+	Pgfleet__V1__Ack first, second, again;
+	char errbuf[512];
+	uint8_t *one, *two;
+	size_t one_len, two_len;
+
+	good_report(&p);
+	one = pack(&p.report, &one_len);
+	p.report.seq = 2;
+	two = pack(&p.report, &two_len);
+
+	/* a batch that is undone: nothing stored, both acks corrected */
+	assert_int_equal(store_batch_begin(f->store, errbuf, sizeof(errbuf)), PGF_OK);
+	ingest_report(f->store, one, one_len, PGF_WIRE_MAX_MESSAGE, &counters, &first);
+	ingest_report(f->store, two, two_len, PGF_WIRE_MAX_MESSAGE, &counters, &second);
+	assert_int_equal(first.status, PGFLEET__V1__ACK__STATUS__STATUS_OK);
+	assert_int_equal(store_batch_end(f->store, false, errbuf, sizeof(errbuf)), PGF_OK);
+	ingest_batch_failed(&first, &counters, "the batch was not committed");
+	ingest_batch_failed(&second, &counters, "the batch was not committed");
+	assert_int_equal(first.status, PGFLEET__V1__ACK__STATUS__STATUS_RETRY_AFTER);
+	assert_int_equal(second.status, PGFLEET__V1__ACK__STATUS__STATUS_RETRY_AFTER);
+	assert_string_equal(first.reason, "the batch was not committed");
+	assert_counters(&counters, 2, 0, 0, 0, 2);
+	ingest_ack_fini(&first);
+	ingest_ack_fini(&second);
+
+	/* sent again in a batch that commits: stored as new, once; the same
+	 * report twice in one batch is a duplicate the second time */
+	assert_int_equal(store_batch_begin(f->store, errbuf, sizeof(errbuf)), PGF_OK);
+	ingest_report(f->store, one, one_len, PGF_WIRE_MAX_MESSAGE, &counters, &first);
+	ingest_report(f->store, two, two_len, PGF_WIRE_MAX_MESSAGE, &counters, &second);
+	ingest_report(f->store, two, two_len, PGF_WIRE_MAX_MESSAGE, &counters, &again);
+	assert_int_equal(store_batch_end(f->store, true, errbuf, sizeof(errbuf)), PGF_OK);
+	assert_int_equal(first.status, PGFLEET__V1__ACK__STATUS__STATUS_OK);
+	assert_false(first.duplicate);
+	assert_false(second.duplicate);
+	assert_true(again.duplicate);
+	assert_counters(&counters, 5, 2, 1, 0, 2);
+	/* a duplicate's ack stands even when a batch fails: it was stored
+	 * before */
+	ingest_batch_failed(&again, &counters, "the batch was not committed");
+	assert_int_equal(again.status, PGFLEET__V1__ACK__STATUS__STATUS_OK);
+	ingest_ack_fini(&first);
+	ingest_ack_fini(&second);
+	ingest_ack_fini(&again);
+
+	/* and they are there, once each */
+	ingest_report(f->store, one, one_len, PGF_WIRE_MAX_MESSAGE, &counters, &first);
+	assert_true(first.duplicate);
+	ingest_ack_fini(&first);
+	free(one);
+	free(two);
+}
+
 int
 main(void)
 {
@@ -539,6 +601,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_report_oversized, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_report_invalid, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_report_stored_once, open_store, close_store),
+		cmocka_unit_test_setup_teardown(test_batch_commit_and_undo, open_store, close_store),
 		cmocka_unit_test_setup_teardown(test_report_retry_when_store_fails, open_store,
 		    close_store),
 	};
