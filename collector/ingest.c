@@ -249,8 +249,8 @@ ingest_report(struct store *store, const uint8_t *data, size_t len, size_t max_b
 		pgf_warning("instance=%s %s", report->instance->name, errbuf);
 	/* index proposals for the agent to check with hypopg (a read: inside
 	 * a batch it sees the batch's own writes) */
-	if (!duplicate && store->ops->index_checks != NULL &&
-	    store->ops->index_checks(store, report, &ack->index_checks, &ack->n_index_checks,
+	if (!duplicate &&
+	    store_index_checks(store, report, &ack->index_checks, &ack->n_index_checks,
 		errbuf, sizeof(errbuf)) != PGF_OK)
 		pgf_warning("instance=%s %s", report->instance->name, errbuf);
 	if (duplicate)

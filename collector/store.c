@@ -44,6 +44,17 @@ store_batch_end(struct store *store, bool commit, char *errbuf, size_t errlen)
 }
 
 int
+store_index_checks(struct store *store, const Pgfleet__V1__Report *report,
+    Pgfleet__V1__IndexCheckRequest ***checks, size_t *count, char *errbuf, size_t errlen)
+{
+	*checks = NULL;
+	*count = 0;
+	if (store->ops->index_checks == NULL)
+		return PGF_OK;
+	return store->ops->index_checks(store, report, checks, count, errbuf, errlen);
+}
+
+int
 store_missing_texts(struct store *store, const Pgfleet__V1__Report *report,
     int64_t **missing, size_t *count, char *errbuf, size_t errlen)
 {

@@ -158,6 +158,15 @@ int store_batch_end(struct store *store, bool commit, char *errbuf, size_t errle
 	PGF_MUST_CHECK;
 
 /*
+ * store_index_checks lists the index proposals report's agent should check
+ * with hypopg (malloc'd messages; *checks NULL when none). A backend
+ * without index advice answers none.
+ */
+int store_index_checks(struct store *store, const Pgfleet__V1__Report *report,
+    Pgfleet__V1__IndexCheckRequest ***checks, size_t *count, char *errbuf, size_t errlen)
+	PGF_MUST_CHECK;
+
+/*
  * store_missing_texts lists the queryids of report's statements that came
  * without a text and whose text the store lacks for that instance (lost,
  * or never arrived). *missing is malloc'd (NULL when none), each queryid
