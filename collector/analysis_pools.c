@@ -156,10 +156,15 @@ size_pool(struct pools_input *pool, double buffer, struct pools_recommendation *
 		r->driven_by = "formula";
 	}
 	/* clients waited: the busy figures are capped by the pool there was,
-	 * so the demand is at least the pool plus the queue */
-	if (pool->max_waiting > 0 && pool->current_pool_size + pool->max_waiting > need) {
-		need = pool->current_pool_size + pool->max_waiting;
-		r->driven_by = "waiting";
+	 * so the demand is the clients served plus those queued at the same
+	 * moment (without that figure, the pool plus the longest queue) */
+	if (pool->max_waiting > 0) {
+		int64_t demand = pool->max_demand > 0
+		    ? pool->max_demand : pool->current_pool_size + pool->max_waiting;
+		if (demand > need) {
+			need = demand;
+			r->driven_by = "waiting";
+		}
 	}
 	if (need < 1) {
 		need = 1;
@@ -196,7 +201,7 @@ explain(const struct pools_input *pool, struct pools_recommendation *r, size_t s
 		    r->requests_per_second, r->avg_query_seconds, r->buffer, r->formula_pool_size);
 	else if (strcmp(r->driven_by, "waiting") == 0)
 		snprintf(head, sizeof(head),
-		    "clients waited (up to %lld beyond the pool of %lld) drove it",
+		    "clients waited (up to %lld at once, with the pool of %lld) drove it",
 		    (long long) pool->max_waiting, (long long) pool->current_pool_size);
 	else if (strcmp(r->driven_by, "budget") == 0)
 		snprintf(head, sizeof(head),

@@ -63,6 +63,10 @@ struct pools_input {
 	size_t n_samples;
 	/* most clients a pgbouncer kept waiting in one sample; 0 for server */
 	int64_t max_waiting;
+	/* most clients served plus waiting in one sample (pgbouncer): the
+	 * demand the queue shows; the pool size plus the longest queue
+	 * overstates it while pgbouncer is still opening server connections */
+	int64_t max_demand;
 	bool overflow_used;
 	/* statement execution time and calls attributed to this pool over
 	 * wall_seconds (pools_attribute fills the first two) */

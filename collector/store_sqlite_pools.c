@@ -556,6 +556,8 @@ load_pooler_pools(struct store_sqlite *store, struct pool_set *set, int64_t inst
 		busy_sum += (double) active;
 		if (waiting > pool->input.max_waiting)
 			pool->input.max_waiting = waiting;
+		if (waiting > 0 && active + waiting > pool->input.max_demand)
+			pool->input.max_demand = active + waiting;
 		if (ts >= pool->latest_ts_us) {
 			pool->latest_ts_us = ts;
 			pool->latest_total = active + free_connections + login;

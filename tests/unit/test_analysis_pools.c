@@ -163,6 +163,14 @@ test_waiting_clients_raise_the_size(void **state)
 	assert_string_equal(r.driven_by, "waiting");
 	assert_string_equal(r.recommendation, "increase");
 	assert_true(r.overflow_used);
+
+	/* pgbouncer still opening server connections: 1 served and 3
+	 * queued at the peak is a demand of 4, not the pool of 3 plus 3 */
+	pool.max_waiting = 3;
+	pool.max_demand = 4;
+	pools_recommend(&pool, 1, NULL, 0, 0.0, &r);
+	assert_int_equal(r.recommended_pool_size, 4);
+	assert_string_equal(r.driven_by, "waiting");
 }
 
 static void
