@@ -30,10 +30,13 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "agent/action_check.h"
+#include "agent/collector_list.h"
 #include "agent/explain_plan.h"
 #include "agent/pg_session.h"
 #include "common/log.h"
+#include "common/secret_file.h"
 #include "common/timeutil.h"
+#include "common/tls_link.h"
 #include "common/wire.h"
 #include "pgfleet/v1/agent_actions.pb-c.h"
 
@@ -51,11 +54,27 @@ struct action_channel {
 	/* copied from the agent's config at start */
 	struct agent_config config;
 	char *agent_id;
+	/* token_file's token (NULL: none), sent with every poll */
+	char *token;
+	/* certificates of tls+tcp:// action addresses; NULL: no TLS */
+	struct pgf_tls_link *tls;
 	char *address;
 	char *name;
 	nng_socket socket;
 	pthread_t thread;
 	atomic_bool stop;
+	/* Failover (collector_list.h): the action address of each collector.
+	 * With more than one, the channel polls the one at `wanted`, which
+	 * the report loop sets (action_channel_follow) to the collector its
+	 * reports go to: actions reach the instance through the collector
+	 * that shows it. socket_lock orders a socket swap in this thread
+	 * against action_channel_follow and action_channel_stop closing the
+	 * socket to end a held poll. */
+	struct collector_list addresses;
+	atomic_size_t wanted;
+	size_t polling;
+	pthread_mutex_t socket_lock;
+	bool socket_closed;
 	/* the action connection and its database ("" = the conninfo's) */
 	struct pg_session *session;
 	char *session_database;
@@ -68,16 +87,20 @@ action_channel_derive_address(const char *collector, char *out, size_t size)
 {
 	const char *host;
 	const char *colon;
+	const char *scheme = "tcp://";
 	int written;
 
-	if (strncmp(collector, "tcp://", 6) != 0)
+	/* a TLS collector's actions go over TLS too */
+	if (strncmp(collector, "tls+tcp://", 10) == 0)
+		scheme = "tls+tcp://";
+	else if (strncmp(collector, "tcp://", 6) != 0)
 		return false;
-	host = collector + 6;
+	host = collector + strlen(scheme);
 	colon = strrchr(host, ':');
 	if (colon == NULL || colon == host)
 		return false;
-	written = snprintf(
-	    out, size, "tcp://%.*s:%d", (int) (colon - host), host, ACTION_PORT);
+	written = snprintf(out, size, "%s%.*s:%d", scheme, (int) (colon - host), host,
+	    ACTION_PORT);
 	return written > 0 && (size_t) written < size;
 }
 
@@ -387,6 +410,23 @@ do_explain(struct action_channel *channel, const Pgfleet__V1__ExplainRequest *re
 	    (long long) channel->config.lock_timeout);
 	if (!run(channel, set_timeouts, errbuf, sizeof(errbuf)))
 		goto failed;
+	/* ANALYZE runs the statement, and the functions it calls run with the
+	 * agent's rights: a user's function wrapping pg_terminate_backend is
+	 * no write, so READ ONLY does not stop it, and the parse check cannot
+	 * see into it (tests/e2e/rel_actions_abuse.sh, T26). Where the agent
+	 * may (a superuser, or a member), it runs as pg_read_all_data (PG 14+):
+	 * it reads every table and can neither write nor signal a backend */
+	if (request->analyze && channel->server_version_num >= 140000) {
+		PGresult *member = pg_session_query(channel->session,
+		    "SELECT pg_catalog.pg_has_role('pg_read_all_data', 'MEMBER')", errbuf,
+		    sizeof(errbuf), sqlstate);
+		bool may = member != NULL && PQntuples(member) == 1 &&
+		    strcmp(PQgetvalue(member, 0, 0), "t") == 0;
+
+		PQclear(member);
+		if (may && !run(channel, "SET LOCAL ROLE pg_read_all_data", errbuf, sizeof(errbuf)))
+			goto failed;
+	}
 	/* a generic plan before PostgreSQL 16: the statement prepared (not
 	 * run), the plan forced generic; DEALLOCATE below, as a prepared
 	 * statement outlives the ROLLBACK */
@@ -696,6 +736,145 @@ run_command(struct action_channel *channel, const Pgfleet__V1__Command *command,
 	result_fini(&result);
 }
 
+/* Opens channel->socket and starts dialing address (non-blocking). The
+ * start and every failover use it: one socket per address polled, since a
+ * REQ socket with several dialers would spread polls over them. */
+static int
+channel_dial(struct action_channel *channel, const char *address, char *errbuf, size_t errlen)
+{
+	char reason[512];
+	int rv;
+
+	if ((rv = nng_req0_open(&channel->socket)) != 0) {
+		snprintf(errbuf, errlen, "could not open the action socket: %s",
+		    nng_strerror(rv));
+		return PGF_EIO;
+	}
+	nng_socket_set_ms(channel->socket, NNG_OPT_SENDTIMEO, 5000);
+	nng_socket_set_ms(channel->socket, NNG_OPT_RECVTIMEO, POLL_WAIT_MS + 5000);
+	/* above the poll's deadline: nng must not resend a poll being held */
+	nng_socket_set_ms(channel->socket, NNG_OPT_REQ_RESENDTIME, POLL_WAIT_MS + 60000);
+	nng_socket_set_ms(channel->socket, NNG_OPT_RECONNMINT, 200);
+	nng_socket_set_ms(channel->socket, NNG_OPT_RECONNMAXT, 10000);
+	nng_socket_set_size(channel->socket, NNG_OPT_RECVMAXSZ, COMMAND_MAX_BYTES);
+	/* a tls+tcp:// dialer gets its certificates before it starts */
+	if ((rv = pgf_tls_dial(channel->socket, address, channel->tls, NNG_FLAG_NONBLOCK, NULL, reason,
+		 sizeof(reason))) != 0) {
+		snprintf(errbuf, errlen, "invalid action_collector address %s", reason);
+		nng_close(channel->socket);
+		return PGF_ECONFIG;
+	}
+	return PGF_OK;
+}
+
+/* The action addresses: action_collector's list, or one derived from
+ * each collector address (their host, port 7453). A list of several must
+ * pair with the collector list, one action address per collector. An
+ * empty *out (logged why) means actions are off. */
+static int
+channel_addresses(const struct agent_config *config, struct collector_list *out,
+    char *errbuf, size_t errlen)
+{
+	struct collector_list collectors;
+	char derived[512];
+	int rv;
+
+	memset(out, 0, sizeof(*out));
+	if ((rv = collector_list_parse(config->collector, "collector", &collectors, errbuf,
+		 errlen)) != PGF_OK)
+		return rv;
+	if (config->action_collector[0] != '\0') {
+		rv = collector_list_parse(config->action_collector, "action_collector", out,
+		    errbuf, errlen);
+		if (rv == PGF_OK && out->count > 1 && out->count != collectors.count) {
+			snprintf(errbuf, errlen,
+			    "invalid action_collector: %zu addresses for %zu collector(s); give one, or one per collector in the same order",
+			    out->count, collectors.count);
+			collector_list_fini(out);
+			rv = PGF_ECONFIG;
+		}
+		collector_list_fini(&collectors);
+		return rv;
+	}
+	for (size_t i = 0; i < collectors.count; i++) {
+		if (!action_channel_derive_address(collectors.addresses[i], derived,
+			sizeof(derived))) {
+			pgf_info("actions: off (no action_collector set and none "
+				 "derivable from \"%s\")",
+			    collectors.addresses[i]);
+			collector_list_fini(out);
+			break;
+		}
+		if ((out->addresses[i] = strdup(derived)) == NULL) {
+			collector_list_fini(out);
+			collector_list_fini(&collectors);
+			snprintf(errbuf, errlen, "out of memory");
+			return PGF_ENOMEM;
+		}
+		out->count = i + 1;
+	}
+	collector_list_fini(&collectors);
+	return PGF_OK;
+}
+
+/* Before a poll: when the report loop moved to another collector, close
+ * the socket and dial that collector's action address (under the lock, so
+ * a stop in between is never missed). Returns false when stopping; sets
+ * *failed when the new socket could not be made (the caller naps). */
+static bool
+channel_follow_now(struct action_channel *channel, bool *failed)
+{
+	size_t wanted = atomic_load(&channel->wanted);
+	char errbuf[512];
+	const char *name = channel->name != NULL ? channel->name : "?";
+	char *address;
+	bool running = true;
+
+	*failed = false;
+	pthread_mutex_lock(&channel->socket_lock);
+	if (channel->stop) {
+		running = false;
+		goto done;
+	}
+	if (wanted == channel->polling && !channel->socket_closed)
+		goto done;
+	if (!channel->socket_closed)
+		nng_close(channel->socket);
+	channel->socket_closed = true;
+	address = channel->addresses.addresses[wanted];
+	/* addresses were dialable at start: a failure here is out of
+	 * memory or sockets; the next turn tries again */
+	if (channel_dial(channel, address, errbuf, sizeof(errbuf)) != PGF_OK) {
+		pgf_warning("instance=%s actions: %s", name, errbuf);
+		*failed = true;
+		goto done;
+	}
+	channel->socket_closed = false;
+	if (wanted != channel->polling)
+		pgf_info("instance=%s actions: switched from %s to %s (following the reports)",
+		    name, channel->addresses.addresses[channel->polling], address);
+	channel->polling = wanted;
+done:
+	pthread_mutex_unlock(&channel->socket_lock);
+	return running;
+}
+
+void
+action_channel_follow(struct action_channel *channel, size_t index)
+{
+	if (channel == NULL || channel->addresses.count < 2 ||
+	    index >= channel->addresses.count)
+		return;
+	atomic_store(&channel->wanted, index);
+	/* a poll held by the collector being left would wait out its full
+	 * deadline: closing the socket ends it now */
+	pthread_mutex_lock(&channel->socket_lock);
+	if (!channel->socket_closed)
+		nng_close(channel->socket);
+	channel->socket_closed = true;
+	pthread_mutex_unlock(&channel->socket_lock);
+}
+
 /* Sleeps ms in short steps, returning early when asked to stop. */
 static void
 nap(struct action_channel *channel, int64_t ms)
@@ -712,6 +891,7 @@ channel_thread(void *arg)
 	uint8_t *pending = NULL; /* packed CommandResult for the next poll */
 	size_t pending_len = 0;
 	int64_t backoff_ms = 0;
+	bool follow_failed;
 
 	while (!channel->stop) {
 		Pgfleet__V1__ActionPoll poll = PGFLEET__V1__ACTION_POLL__INIT;
@@ -721,6 +901,12 @@ channel_thread(void *arg)
 		ProtobufCMessage *reply = NULL;
 		int rv;
 
+		if (!channel_follow_now(channel, &follow_failed))
+			break;
+		if (follow_failed) {
+			nap(channel, BACKOFF_MAX_MS);
+			continue;
+		}
 		if (channel->name == NULL && !learn_name(channel)) {
 			backoff_ms = backoff_ms == 0
 			    ? BACKOFF_MIN_MS
@@ -741,6 +927,8 @@ channel_thread(void *arg)
 		permissions.cancel = channel->config.allow_cancel;
 		permissions.terminate = channel->config.allow_terminate;
 		poll.agent_id = channel->agent_id;
+		if (channel->token != NULL)
+			poll.agent_token = channel->token;
 		poll.instance = channel->name;
 		poll.permissions = &permissions;
 		poll.server_version_num = channel->server_version_num;
@@ -759,13 +947,17 @@ channel_thread(void *arg)
 		if (rv != PGF_OK) {
 			if (channel->stop)
 				break;
+			/* a failover closed the socket: poll the new one now */
+			if (atomic_load(&channel->wanted) != channel->polling)
+				continue;
 			backoff_ms = backoff_ms == 0
 			    ? BACKOFF_MIN_MS
 			    : (backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 							       : backoff_ms * 2);
 			pgf_debug("instance=%s actions: no answer from %s: %s (retrying "
 				  "in %lld ms)",
-			    channel->name, channel->address, pgf_error_text(rv),
+			    channel->name, channel->addresses.addresses[channel->polling],
+			    pgf_error_text(rv),
 			    (long long) backoff_ms);
 			nap(channel, backoff_ms);
 			continue;
@@ -791,6 +983,7 @@ action_channel_start(const struct agent_config *config, const char *agent_id,
 	struct action_channel *channel;
 	char derived[512];
 	const char *address = config->action_collector;
+	struct collector_list addresses;
 	int rv;
 
 	*out = NULL;
@@ -798,19 +991,24 @@ action_channel_start(const struct agent_config *config, const char *agent_id,
 		pgf_info("actions: off (action_collector = off)");
 		return PGF_OK;
 	}
-	if (address[0] == '\0') {
-		if (!action_channel_derive_address(
-			config->collector, derived, sizeof(derived))) {
-			pgf_info("actions: off (no action_collector set and none "
-				 "derivable from \"%s\")",
-			    config->collector);
-			return PGF_OK;
-		}
-		address = derived;
+	if ((rv = channel_addresses(config, &addresses, errbuf, errlen)) != PGF_OK)
+		return rv;
+	if (addresses.count == 0)
+		return PGF_OK;
+	if ((rv = collector_list_check_dialable(&addresses, "action_collector", errbuf,
+		 errlen)) != PGF_OK) {
+		collector_list_fini(&addresses);
+		return rv;
 	}
+	snprintf(derived, sizeof(derived), "%s", addresses.addresses[0]);
+	address = derived;
 	channel = calloc(1, sizeof(*channel));
-	if (channel == NULL)
+	if (channel == NULL) {
+		collector_list_fini(&addresses);
 		return PGF_ENOMEM;
+	}
+	channel->addresses = addresses;
+	pthread_mutex_init(&channel->socket_lock, NULL);
 	/* only what pg_session and the actions read; strings owned here */
 	channel->config.conninfo = strdup(config->conninfo);
 	channel->config.databases = strdup(config->databases);
@@ -835,32 +1033,34 @@ action_channel_start(const struct agent_config *config, const char *agent_id,
 		rv = PGF_ENOMEM;
 		goto fail;
 	}
-	if ((rv = nng_req0_open(&channel->socket)) != 0) {
-		snprintf(errbuf, errlen, "could not open the action socket: %s",
-		    nng_strerror(rv));
-		rv = PGF_EIO;
+	/* read here too: the channel copies what it needs at start */
+	if (config->token_file[0] != '\0' &&
+	    (rv = pgf_secret_file_read(config->token_file, "token", &channel->token, errbuf,
+		 errlen)) != PGF_OK)
 		goto fail;
+	/* the same certificates as the reports' link (agent_main checked
+	 * the addresses against them) */
+	{
+		struct pgf_tls_options tls = {
+			.ca = config->tls_ca,
+			.cert = config->tls_cert,
+			.key = config->tls_key,
+			.server_name = config->tls_server_name,
+		};
+		if ((rv = pgf_tls_link_open(&tls, &channel->tls, errbuf, errlen)) != PGF_OK)
+			goto fail;
 	}
-	nng_socket_set_ms(channel->socket, NNG_OPT_SENDTIMEO, 5000);
-	nng_socket_set_ms(channel->socket, NNG_OPT_RECVTIMEO, POLL_WAIT_MS + 5000);
-	/* above the poll's deadline: nng must not resend a poll being held */
-	nng_socket_set_ms(channel->socket, NNG_OPT_REQ_RESENDTIME, POLL_WAIT_MS + 60000);
-	nng_socket_set_ms(channel->socket, NNG_OPT_RECONNMINT, 200);
-	nng_socket_set_ms(channel->socket, NNG_OPT_RECONNMAXT, 10000);
-	nng_socket_set_size(channel->socket, NNG_OPT_RECVMAXSZ, COMMAND_MAX_BYTES);
-	if ((rv = nng_dial(channel->socket, address, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		snprintf(errbuf, errlen, "invalid action_collector address \"%s\": %s",
-		    address, nng_strerror(rv));
-		nng_close(channel->socket);
-		rv = PGF_ECONFIG;
+	if ((rv = channel_dial(channel, address, errbuf, errlen)) != PGF_OK)
 		goto fail;
-	}
 	if (pthread_create(&channel->thread, NULL, channel_thread, channel) != 0) {
 		snprintf(errbuf, errlen, "could not start the action thread");
 		nng_close(channel->socket);
 		rv = PGF_EIO;
 		goto fail;
 	}
+	if (channel->addresses.count > 1)
+		pgf_info("actions: %zu collector action addresses, following the reports",
+		    channel->addresses.count);
 	pgf_info("actions: polling %s (explain %s, explain analyze %s, cancel %s, "
 		 "terminate %s)",
 	    address, config->allow_explain ? "on" : "off",
@@ -875,8 +1075,12 @@ fail:
 	free(channel->config.databases);
 	free(channel->config.exclude_databases);
 	free(channel->agent_id);
+	free(channel->token);
+	pgf_tls_link_free(channel->tls);
 	free(channel->address);
 	free(channel->name);
+	collector_list_fini(&channel->addresses);
+	pthread_mutex_destroy(&channel->socket_lock);
 	free(channel);
 	return rv;
 }
@@ -886,16 +1090,25 @@ action_channel_stop(struct action_channel *channel)
 {
 	if (channel == NULL)
 		return;
+	/* closing the socket ends a poll being held (under the lock: the
+	 * thread may be swapping it for a failover) */
+	pthread_mutex_lock(&channel->socket_lock);
 	channel->stop = true;
-	/* closing the socket ends a poll being held */
-	nng_close(channel->socket);
+	if (!channel->socket_closed)
+		nng_close(channel->socket);
+	channel->socket_closed = true;
+	pthread_mutex_unlock(&channel->socket_lock);
 	pthread_join(channel->thread, NULL);
 	session_drop(channel);
 	free(channel->config.conninfo);
 	free(channel->config.databases);
 	free(channel->config.exclude_databases);
 	free(channel->agent_id);
+	free(channel->token);
+	pgf_tls_link_free(channel->tls);
 	free(channel->address);
 	free(channel->name);
+	collector_list_fini(&channel->addresses);
+	pthread_mutex_destroy(&channel->socket_lock);
 	free(channel);
 }

@@ -34,8 +34,16 @@ int action_channel_start(const struct agent_config *config, const char *agent_id
  * action_statement_timeout). NULL is a no-op. */
 void action_channel_stop(struct action_channel *channel);
 
+/* action_channel_follow: the report loop moved to collector index (of its
+ * collector list); with one action address per collector the channel
+ * leaves a poll held by the old one and polls the new one's action
+ * address. No-op for NULL, a single action address or a bad index. Does
+ * not block on the network. */
+void action_channel_follow(struct action_channel *channel, size_t index);
+
 /* action_channel_derive_address writes the action address of collector
- * (tcp://HOST:PORT -> tcp://HOST:7453) into out; false when it cannot. */
+ * (tcp://HOST:PORT -> tcp://HOST:7453, tls+tcp:// likewise) into out;
+ * false when it cannot. */
 bool action_channel_derive_address(const char *collector, char *out, size_t size);
 
 #endif

@@ -14,13 +14,21 @@ struct agent_config {
 	char *name;
 	/* libpq conninfo, passed untouched (service=, .pgpass and PG* work). */
 	char *conninfo;
-	/* nng address of the collector, e.g. tcp://127.0.0.1:7450 */
+	/* nng address of the collector, e.g. tcp://127.0.0.1:7450, or a
+	 * comma-separated list (collector_list.h): the agent sends to one at a
+	 * time, moves on after collector_failover_after (ms) of failure and
+	 * tries the first again every collector_return_after (ms, 0 = never) */
 	char *collector;
+	int64_t collector_failover_after;
+	int64_t collector_return_after;
 	/* Cadence of the statements family, ms. */
 	int64_t interval;
 	/* Where the agent keeps its id, last counters and unacknowledged
 	 * reports. */
 	char *state_dir;
+	/* File holding this agent's token (agent_gate.h on the collector):
+	 * sent with every report and action poll; "" = none. */
+	char *token_file;
 	char *log_level;
 	/* Safety options appended to every connection. */
 	int64_t statement_timeout;
@@ -68,6 +76,14 @@ struct agent_config {
 	bool allow_cancel;
 	bool allow_terminate;
 	int64_t action_statement_timeout;
+	/* TLS of tls+tcp:// collector addresses (common/tls_link.h): the CA
+	 * that signed the collector's certificate, this agent's certificate
+	 * and key (when the collector asks for one: mutual TLS), and the name
+	 * the collector's certificate must carry ("" = the host dialed). */
+	char *tls_ca;
+	char *tls_cert;
+	char *tls_key;
+	char *tls_server_name;
 };
 
 /* The key table for pgf_cfg_load / pgf_cfg_free. */

@@ -11,7 +11,9 @@
  *      twice (a spooled report newer than the saved baseline is dropped at
  *      restart: the next delta covers it);
  *   2. send pending reports oldest first, each until it is acknowledged;
- *      an unreachable collector means backoff, never a busy loop;
+ *      an unreachable collector means backoff, never a busy loop; with a
+ *      list of collectors, to one at a time, moving on after a bounded
+ *      failure (collector_list.h: sticky, failover, return to the first);
  *   3. sleep until the next of those two, waking for SIGTERM/SIGINT.
  * Reports left over from an earlier run are replayed under the boot id they
  * were made with; the collector stores each (agent, boot, seq) once.
@@ -28,6 +30,7 @@
 
 #include "agent/action_channel.h"
 #include "agent/agent_config.h"
+#include "agent/collector_list.h"
 #include "agent/db_pool.h"
 #include "agent/family.h"
 #include "agent/family_hypo.h"
@@ -35,12 +38,16 @@
 #include "agent/pg_session.h"
 #include "agent/sender.h"
 #include "agent/state_file.h"
+#include "agent/statement_texts.h"
 #include "agent/statements.h"
 #include "common/cfg.h"
 #include "common/arena.h"
 #include "common/log.h"
 #include "common/render.h"
+#include "common/secret_file.h"
+#include "common/service_notify.h"
 #include "common/timeutil.h"
+#include "common/tls_link.h"
 
 #define BACKOFF_MIN_MS 500
 #define FAMILY_COUNT 16
@@ -107,6 +114,11 @@ struct agent {
 	char *state_last_boot;
 	uint64_t state_last_seq;
 	struct sender *sender;
+	/* certificates of tls+tcp:// collector addresses; NULL: no TLS */
+	struct pgf_tls_link *tls;
+	/* the collector list and the one reports go to (collector_list.h) */
+	struct collector_list collectors;
+	struct collector_list_policy collector_policy;
 	struct text_set texts_sent;
 	bool postgres_down;
 	bool collector_down;
@@ -123,6 +135,11 @@ struct agent {
 	int64_t statements_due_ms;
 	/* the statements family's last problem, logged once until it changes */
 	char statements_problem[512];
+	/* token_file's token (NULL: none), appended to every report sent, and
+	 * whether the collector refuses it now (then reports wait, kept) */
+	char *token;
+	bool unauthorized;
+	int64_t unauthorized_backoff_ms;
 };
 
 static bool
@@ -371,6 +388,34 @@ agent_ensure_session(struct agent *agent)
 	return true;
 }
 
+/* Query texts for the family's new statements (statement_texts.c). False
+ * only when the collection must be done again (out of memory, or a missed
+ * deadline broke the session). A server that cannot show some texts (a
+ * SQL_ASCII database's bytes, T19) costs those texts, not the deltas: they
+ * go without, and are read again at the next interval. */
+static bool
+agent_fetch_texts(struct agent *agent, const char *schema,
+    Pgfleet__V1__StatementsFamily *family, char *detail, size_t detail_len)
+{
+	/* the last problem logged, so a lasting one is logged once */
+	static char last_problem[512];
+	int rv = statement_texts_fetch(&agent->config, agent->session, schema, family,
+	    (size_t) agent->config.max_query_text, needs_text, &agent->texts_sent, detail,
+	    detail_len);
+
+	if (rv == PGF_OK) {
+		last_problem[0] = '\0';
+		return true;
+	}
+	if (rv == PGF_ENOMEM || pg_session_broken(agent->session))
+		return false;
+	if (strcmp(last_problem, detail) != 0)
+		pgf_warning("instance=%s some query texts could not be read: %s (their statements are sent without them)",
+		    agent->name, detail);
+	snprintf(last_problem, sizeof(last_problem), "%s", detail);
+	return true;
+}
+
 /* Collects the statements family into family (status and deltas). */
 static void
 agent_collect_statements(struct agent *agent, Pgfleet__V1__StatementsFamily *family)
@@ -422,9 +467,7 @@ agent_collect_statements(struct agent *agent, Pgfleet__V1__StatementsFamily *fam
 	} else {
 		family->status = PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_OK;
 		if (statements_delta(&agent->baseline, &current, family) != PGF_OK ||
-		    statements_fetch_texts(agent->session, current.schema, family,
-			(size_t) agent->config.max_query_text, needs_text,
-			&agent->texts_sent, detail, sizeof(detail)) != PGF_OK) {
+		    !agent_fetch_texts(agent, current.schema, family, detail, sizeof(detail))) {
 			pgf_warning("instance=%s statements delta failed: %s", agent->name,
 			    detail);
 			/* keep the old baseline: the next interval covers this one */
@@ -442,6 +485,28 @@ agent_collect_statements(struct agent *agent, Pgfleet__V1__StatementsFamily *fam
 	statements_snapshot_fini(&agent->baseline);
 	agent->baseline = current;
 	agent->have_baseline = true;
+}
+
+/* Names in report->skipped_families the families from index first on that
+ * are due but will not be collected now: the connection was lost during
+ * an earlier one. Their due times stay, so the next collection takes them;
+ * meanwhile the collector knows they are missing, not "not due"
+ * (tests/e2e/rel_terminated.sh, T15). */
+static void
+agent_mark_skipped(struct agent *agent, Pgfleet__V1__Report *report, int64_t now,
+    bool everything, size_t first)
+{
+	char **names = pgf_arena_array(agent->arena, FAMILY_COUNT, sizeof(names[0]));
+	size_t n = 0;
+
+	if (names == NULL)
+		return;
+	for (size_t i = first; agent_families[i] != NULL && n < FAMILY_COUNT; i++) {
+		if (everything || now >= agent->family_due_ms[i])
+			names[n++] = (char *) agent_families[i]->name;
+	}
+	report->skipped_families = names;
+	report->n_skipped_families = n;
 }
 
 /* Runs every family that is due (all of them when everything is true)
@@ -483,6 +548,7 @@ agent_collect_families(struct agent *agent, Pgfleet__V1__Report *report, int64_t
 		if (pg_session_broken(agent->session)) {
 			pgf_warning("instance=%s lost the connection during the %s family",
 			    agent->name, family->name);
+			agent_mark_skipped(agent, report, now, everything, i + 1);
 			break;
 		}
 	}
@@ -522,6 +588,7 @@ agent_make_report(struct agent *agent, bool everything, uint8_t **packed, size_t
 	report.instance = &agent->identity;
 	report.agent_version = PGFLEET_VERSION;
 	report.dropped_reports = agent_dropped(agent);
+	report.collector_switches = agent->collector_policy.switches;
 	if (agent->outbox != NULL) {
 		report.corrupt_spool_records = outbox_corrupt(agent->outbox);
 		report.spool_failures = outbox_spool_failures(agent->outbox);
@@ -546,6 +613,8 @@ agent_make_report(struct agent *agent, bool everything, uint8_t **packed, size_t
 		}
 		if (!pg_session_broken(agent->session))
 			agent_collect_families(agent, &report, now, everything);
+		else
+			agent_mark_skipped(agent, &report, now, everything, 0);
 	} else if (statements_due) {
 		agent->statements_due_ms = now + agent->config.interval;
 		report.unreachable_reason = (char *) "could not connect to Postgres";
@@ -626,11 +695,13 @@ agent_reload(struct agent *agent, int argc, char **argv)
 	int first_arg = argc;
 	int changed;
 
+	pgf_service_notify_reloading();
 	memset(&fresh, 0, sizeof(fresh));
 	if (pgf_cfg_load(agent_config_keys, &fresh, argc, argv, &first_arg, errbuf,
 		sizeof(errbuf)) != PGF_OK) {
 		pgf_warning("configuration not reloaded: %s", errbuf);
 		pgf_cfg_free(agent_config_keys, &fresh);
+		pgf_service_notify_ready();
 		return;
 	}
 	changed = pgf_cfg_reload(agent_config_keys, &agent->config, &fresh, restart,
@@ -644,6 +715,7 @@ agent_reload(struct agent *agent, int argc, char **argv)
 	}
 	pgf_info("configuration reloaded: %d key(s) changed%s%s", changed,
 	    restart[0] != '\0' ? "; these need a restart: " : "", restart);
+	pgf_service_notify_ready();
 }
 
 /* When the next family (statements included) is due, monotonic ms. */
@@ -658,6 +730,92 @@ agent_next_due(const struct agent *agent)
 	return due;
 }
 
+/* The collector address reports go to now. */
+static const char *
+agent_collector_address(const struct agent *agent)
+{
+	return agent->collectors.addresses[agent->collector_policy.current];
+}
+
+/* Closes the sender and dials the policy's current address. One socket
+ * for one address at a time: a REQ socket with a dialer per collector
+ * would spread requests over them round robin (not sticky), and every
+ * agent holding an idle connection to every collector of its list would
+ * cost the collectors for nothing. The dial is non-blocking: the first
+ * exchange waits for it within the ack timeout. Unacknowledged reports
+ * stay in the outbox and go to the new address, oldest first. */
+static void
+agent_redial_collector(struct agent *agent)
+{
+	char errbuf[512];
+
+	sender_close(agent->sender);
+	agent->sender = NULL;
+	/* the addresses were checked at start: this fails only for want of
+	 * memory or sockets; exchanges fail until the next move */
+	if (sender_open(agent_collector_address(agent), agent->tls, agent->config.ack_timeout,
+		&agent->sender, errbuf, sizeof(errbuf)) != PGF_OK)
+		pgf_warning("instance=%s agent=%s %s", agent->name != NULL ? agent->name : "?",
+		    agent->agent_id, errbuf);
+}
+
+/* Before an exchange: every collector_return_after away from the first
+ * collector of the list, this exchange tries it again. */
+static void
+agent_collector_before_send(struct agent *agent)
+{
+	size_t from = agent->collector_policy.current;
+
+	if (collector_list_policy_before_send(&agent->collector_policy, pgf_monotonic_ms()) !=
+	    COLLECTOR_LIST_PROBE)
+		return;
+	pgf_info("instance=%s agent=%s trying the first collector \"%s\" again (from \"%s\")",
+	    agent->name != NULL ? agent->name : "?", agent->agent_id,
+	    agent_collector_address(agent), agent->collectors.addresses[from]);
+	agent_redial_collector(agent);
+}
+
+/* After an exchange; answered = an OK or REJECTED ack (a RETRY_AFTER or no
+ * ack at all is a failure). Moves to another address when the policy says
+ * so, logging the move, and returns true when the caller should send
+ * there at once rather than back off. */
+static bool
+agent_collector_after(struct agent *agent, bool answered)
+{
+	struct collector_list_policy *policy = &agent->collector_policy;
+	const char *name = agent->name != NULL ? agent->name : "?";
+	size_t from = policy->current;
+	int64_t now = pgf_monotonic_ms();
+	int64_t failing_since = policy->failing_since_ms;
+
+	switch (collector_list_policy_after(policy, answered, now)) {
+	case COLLECTOR_LIST_FAILOVER:
+		pgf_warning("instance=%s agent=%s collector \"%s\" failing for %llds: switching to \"%s\" (address %zu of %zu, switch %llu, %zu report(s) to resend)",
+		    name, agent->agent_id, agent->collectors.addresses[from],
+		    (long long) ((now - failing_since) / 1000), agent_collector_address(agent),
+		    policy->current + 1, policy->count, (unsigned long long) policy->switches,
+		    outbox_count(agent->outbox));
+		agent_redial_collector(agent);
+		action_channel_follow(agent->actions, policy->current);
+		return true;
+	case COLLECTOR_LIST_RETURNED:
+		pgf_info("instance=%s agent=%s back on the first collector \"%s\" (from \"%s\", switch %llu)",
+		    name, agent->agent_id, agent_collector_address(agent),
+		    agent->collectors.addresses[policy->probe_from],
+		    (unsigned long long) policy->switches);
+		action_channel_follow(agent->actions, policy->current);
+		return false;
+	case COLLECTOR_LIST_PROBE_FAILED:
+		pgf_info("instance=%s agent=%s first collector \"%s\" still not answering: back to \"%s\"",
+		    name, agent->agent_id, agent->collectors.addresses[from],
+		    agent_collector_address(agent));
+		agent_redial_collector(agent);
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Sends the oldest report with sent_at_us appended: a field appended to a
  * packed message overrides it, so the spooled bytes stay as made. */
 static int
@@ -670,7 +828,7 @@ agent_exchange_head(struct agent *agent, Pgfleet__V1__Ack **ack)
 
 	if (!outbox_head(agent->outbox, &data, &len))
 		return PGF_ENOTFOUND;
-	copy = malloc(len + 16);
+	copy = malloc(len + 16 + (agent->token != NULL ? strlen(agent->token) + 8 : 0));
 	if (copy == NULL)
 		return PGF_ENOMEM;
 	memcpy(copy, data, len);
@@ -683,7 +841,25 @@ agent_exchange_head(struct agent *agent, Pgfleet__V1__Ack **ack)
 		if (v < 0x80)
 			break;
 	}
-	rv = sender_exchange(agent->sender, copy, len + suffix, ack);
+	/* agent_token, field 30, length-delimited: tag (30 << 3) | 2 = 242,
+	 * as a varint f2 01, then the length and the bytes. Added at send
+	 * time, never spooled: a token changed since the report was made
+	 * strands nothing */
+	if (agent->token != NULL) {
+		size_t token_len = strlen(agent->token);
+		copy[len + suffix++] = 0xf2;
+		copy[len + suffix++] = 0x01;
+		for (uint64_t v = token_len;; v >>= 7) {
+			copy[len + suffix++] = (uint8_t) (v < 0x80 ? v : (v & 0x7f) | 0x80);
+			if (v < 0x80)
+				break;
+		}
+		memcpy(copy + len + suffix, agent->token, token_len);
+		suffix += token_len;
+	}
+	/* no sender: a redial after a failover failed (logged there) */
+	rv = agent->sender == NULL ? PGF_EUNAVAILABLE
+				   : sender_exchange(agent->sender, copy, len + suffix, ack);
 	free(copy);
 	return rv;
 }
@@ -703,6 +879,7 @@ agent_send_pending(struct agent *agent, int64_t deadline_ms)
 	    pgf_monotonic_ms() >= agent->next_send_ms) {
 		first = false;
 		Pgfleet__V1__Ack *ack = NULL;
+		agent_collector_before_send(agent);
 		int rv = agent_exchange_head(agent, &ack);
 		if (rv != PGF_OK) {
 			agent->send_backoff_ms = backoff_next(agent->send_backoff_ms);
@@ -711,16 +888,51 @@ agent_send_pending(struct agent *agent, int64_t deadline_ms)
 			    (int64_t) ((uint64_t) rand() % (uint64_t) (agent->send_backoff_ms / 2 + 1));
 			if (!agent->collector_down)
 				pgf_warning("agent=%s could not deliver a report to collector \"%s\": %s (%zu pending, retrying with backoff)",
-				    agent->agent_id, agent->config.collector, pgf_error_text(rv),
+				    agent->agent_id, agent_collector_address(agent), pgf_error_text(rv),
 				    outbox_count(agent->outbox));
 			agent->collector_down = true;
+			/* moved to another collector: try it now, warn anew */
+			if (agent_collector_after(agent, false)) {
+				agent->send_backoff_ms = 0;
+				agent->next_send_ms = 0;
+				agent->collector_down = false;
+			}
 			return;
 		}
 		if (agent->collector_down)
 			pgf_info("agent=%s collector \"%s\" reached again", agent->agent_id,
-			    agent->config.collector);
+			    agent_collector_address(agent));
 		agent->collector_down = false;
 		agent->send_backoff_ms = 0;
+		/* "unauthorized": the collector does not accept this agent's
+		 * token. The report is kept (nothing is lost while an operator
+		 * fixes a token file) and sent again with a growing backoff */
+		if (ack->status == PGFLEET__V1__ACK__STATUS__STATUS_REJECTED &&
+		    strcmp(ack->reason, "unauthorized") == 0) {
+			agent->unauthorized_backoff_ms =
+			    agent->unauthorized_backoff_ms == 0
+				? (ack->retry_after_ms > 0 ? ack->retry_after_ms : BACKOFF_MIN_MS)
+				: backoff_next(agent->unauthorized_backoff_ms);
+			agent->next_send_ms = pgf_monotonic_ms() + agent->unauthorized_backoff_ms;
+			if (!agent->unauthorized)
+				pgf_error("instance=%s agent=%s collector \"%s\" refused this agent: unauthorized (%s); %zu report(s) kept, retrying with backoff",
+				    agent->name != NULL ? agent->name : "?", agent->agent_id,
+				    agent_collector_address(agent),
+				    agent->token == NULL ? "no token_file is set"
+							 : "its token_file does not hold the token the collector's agent_tokens_file lists for this instance",
+				    outbox_count(agent->outbox));
+			agent->unauthorized = true;
+			pgfleet__v1__ack__free_unpacked(ack, NULL);
+			/* a collector that refuses this agent does not take its
+			 * reports: a failure, another collector may accept it */
+			if (agent_collector_after(agent, false))
+				agent->next_send_ms = 0;
+			return;
+		}
+		if (agent->unauthorized)
+			pgf_info("agent=%s collector accepts this agent again", agent->agent_id);
+		agent->unauthorized = false;
+		agent->unauthorized_backoff_ms = 0;
 		switch (ack->status) {
 		case PGFLEET__V1__ACK__STATUS__STATUS_OK:
 			/* the collector lost these texts: send them again */
@@ -743,10 +955,21 @@ agent_send_pending(struct agent *agent, int64_t deadline_ms)
 		default:
 			agent->next_send_ms = pgf_monotonic_ms() +
 			    (ack->retry_after_ms > 0 ? ack->retry_after_ms : 1000);
-			pgf_info("agent=%s collector asked to retry in %u ms: %s", agent->agent_id,
+			/* a backlog replayed faster than the collector's
+			 * per-agent rate is paced, not a problem worth a line
+			 * a report */
+			pgf_log(strcmp(ack->reason, "rate limited") == 0 ? PGF_LOG_DEBUG : PGF_LOG_INFO,
+			    "agent=%s collector asked to retry in %u ms: %s", agent->agent_id,
 			    ack->retry_after_ms, ack->reason);
 			break;
 		}
+		/* a moved agent sends to the new collector at once; being paced
+		 * ("rate limited") is an answer: that collector works */
+		if (agent_collector_after(agent,
+			ack->status == PGFLEET__V1__ACK__STATUS__STATUS_OK ||
+			    ack->status == PGFLEET__V1__ACK__STATUS__STATUS_REJECTED ||
+			    strcmp(ack->reason, "rate limited") == 0))
+			agent->next_send_ms = 0;
 		pgfleet__v1__ack__free_unpacked(ack, NULL);
 	}
 }
@@ -774,6 +997,8 @@ agent_fini(struct agent *agent)
 	family_warned_free(agent->warned);
 	action_channel_stop(agent->actions);
 	sender_close(agent->sender);
+	pgf_tls_link_free(agent->tls);
+	collector_list_fini(&agent->collectors);
 	pg_session_close(agent->session);
 	pg_session_identity_fini(&agent->identity);
 	statements_snapshot_fini(&agent->baseline);
@@ -782,6 +1007,10 @@ agent_fini(struct agent *agent)
 	free(agent->texts_sent.ids);
 	free(agent->state_instance_name);
 	free(agent->name);
+	if (agent->token != NULL) {
+		memset(agent->token, 0, strlen(agent->token));
+		free(agent->token);
+	}
 	pgf_cfg_free(agent_config_keys, &agent->config);
 }
 
@@ -802,9 +1031,9 @@ main(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(argv[i], "--version") == 0) {
-			printf("pgfleet-agent %s (libpq %d, nng %s, protobuf-c %s)\n",
+			printf("pgfleet-agent %s (libpq %d, nng %s, protobuf-c %s, %s)\n",
 			    PGFLEET_VERSION, PQlibVersion(), nng_version(),
-			    protobuf_c_version());
+			    protobuf_c_version(), pgf_service_notify_version());
 			return 0;
 		}
 	}
@@ -842,6 +1071,15 @@ main(int argc, char **argv)
 		return status;
 	}
 
+	/* the token is read once: a token_file others can read is refused
+	 * (secret_file.h), and a changed token takes a restart */
+	if (agent.config.token_file[0] != '\0' &&
+	    pgf_secret_file_read(agent.config.token_file, "token", &agent.token, errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet-agent: %s\n", errbuf);
+		agent_fini(&agent);
+		return 2;
+	}
 	if (state_file_agent_id(agent.config.state_dir, agent.agent_id, errbuf,
 		sizeof(errbuf)) != PGF_OK ||
 	    state_file_random_id(agent.boot_id) != PGF_OK) {
@@ -849,8 +1087,39 @@ main(int argc, char **argv)
 		agent_fini(&agent);
 		return 1;
 	}
-	if (sender_open(agent.config.collector, agent.config.ack_timeout, &agent.sender,
-		errbuf, sizeof(errbuf)) != PGF_OK) {
+	/* TLS before any dial: a bad certificate, a key others can read or
+	 * a scheme that does not match the certificates stops the start */
+	{
+		struct pgf_tls_options tls = {
+			.ca = agent.config.tls_ca,
+			.cert = agent.config.tls_cert,
+			.key = agent.config.tls_key,
+			.server_name = agent.config.tls_server_name,
+		};
+		if (pgf_tls_link_open(&tls, &agent.tls, errbuf, sizeof(errbuf)) != PGF_OK ||
+		    pgf_tls_check_addresses(agent.tls, agent.config.collector, "collector", NULL,
+			errbuf, sizeof(errbuf)) != PGF_OK ||
+		    (strcmp(agent.config.action_collector, "off") != 0 &&
+			pgf_tls_check_addresses(agent.tls, agent.config.action_collector,
+			    "action_collector", NULL, errbuf, sizeof(errbuf)) != PGF_OK)) {
+			fprintf(stderr, "pgfleet-agent: %s\n", errbuf);
+			agent_fini(&agent);
+			return 2;
+		}
+	}
+	if (collector_list_parse(agent.config.collector, "collector", &agent.collectors, errbuf,
+		sizeof(errbuf)) != PGF_OK ||
+	    collector_list_check_dialable(&agent.collectors, "collector", errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet-agent: %s\n", errbuf);
+		agent_fini(&agent);
+		return 2;
+	}
+	collector_list_policy_init(&agent.collector_policy, agent.collectors.count,
+	    agent.config.collector_failover_after, agent.config.collector_return_after,
+	    pgf_monotonic_ms());
+	if (sender_open(agent.collectors.addresses[0], agent.tls, agent.config.ack_timeout,
+		&agent.sender, errbuf, sizeof(errbuf)) != PGF_OK) {
 		fprintf(stderr, "pgfleet-agent: %s\n", errbuf);
 		agent_fini(&agent);
 		return 2;
@@ -880,6 +1149,9 @@ main(int argc, char **argv)
 	pgf_info("agent=%s boot=%s starting: collector \"%s\", interval %llds",
 	    agent.agent_id, agent.boot_id, agent.config.collector,
 	    (long long) (agent.config.interval / 1000));
+	/* ready: the state is loaded and the loop starts (an unreachable
+	 * Postgres or collector is retried, not a failed start) */
+	pgf_service_notify_ready();
 	/* the first report carries every family: the collector learns the
 	 * whole server at once */
 	agent_collect(&agent, true);
@@ -905,6 +1177,7 @@ main(int argc, char **argv)
 		if (wake > now)
 			pgf_sleep_ms(wake - now > 200 ? 200 : wake - now);
 	}
+	pgf_service_notify_stopping();
 	pgf_info("agent=%s stopping: %zu report(s) pending%s", agent.agent_id,
 	    outbox_count(agent.outbox),
 	    outbox_spooling(agent.outbox) ? " are kept in the spool" : " are dropped (no spool_dir)");

@@ -17,11 +17,14 @@
 #include "pgfleet/v1/agent.pb-c.h"
 
 struct sender;
+struct pgf_tls_link;
 
-/* sender_open makes the socket and starts dialing url. Fails only for a bad
- * address (a one-line reason in errbuf), never because nothing listens. */
-int sender_open(const char *url, int64_t ack_timeout_ms, struct sender **out,
-    char *errbuf, size_t errlen) PGF_MUST_CHECK;
+/* sender_open makes the socket and starts dialing url; a tls+tcp:// url
+ * gets tls's certificates (common/tls_link.h; borrowed for the call).
+ * Fails only for a bad address (a one-line reason in errbuf), never
+ * because nothing listens. */
+int sender_open(const char *url, const struct pgf_tls_link *tls, int64_t ack_timeout_ms,
+    struct sender **out, char *errbuf, size_t errlen) PGF_MUST_CHECK;
 
 /* sender_close closes the socket; NULL is a no-op. */
 void sender_close(struct sender *sender);

@@ -176,6 +176,17 @@ status_for_sqlstate(const char *sqlstate)
 	return PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_ERROR;
 }
 
+/* Appends " (SQLSTATE xxxxx)" to a server's error: the status detail then
+ * says which error it was (55000: not preloaded), not only its words. */
+static void
+note_sqlstate(char *detail, size_t detail_len, const char *sqlstate)
+{
+	size_t used = strlen(detail);
+
+	if (sqlstate[0] != '\0' && used < detail_len)
+		snprintf(detail + used, detail_len - used, " (SQLSTATE %s)", sqlstate);
+}
+
 static double
 field_double(const PGresult *result, int row, int column)
 {
@@ -208,6 +219,7 @@ find_schema(struct pg_session *session, Pgfleet__V1__StatementsFamily__Status *s
 	    detail, detail_len, sqlstate);
 	if (result == NULL) {
 		*status = status_for_sqlstate(sqlstate);
+		note_sqlstate(detail, detail_len, sqlstate);
 		return NULL;
 	}
 	if (PQntuples(result) < 2) {
@@ -260,6 +272,7 @@ statements_collect(struct pg_session *session, const char *system_identifier,
 		result = pg_session_query(session, sql, detail, detail_len, sqlstate);
 		if (result == NULL) {
 			*status = status_for_sqlstate(sqlstate);
+			note_sqlstate(detail, detail_len, sqlstate);
 			goto fail;
 		}
 		if (PQntuples(result) == 1) {
@@ -274,6 +287,7 @@ statements_collect(struct pg_session *session, const char *system_identifier,
 	result = pg_session_query(session, sql, detail, detail_len, sqlstate);
 	if (result == NULL) {
 		*status = status_for_sqlstate(sqlstate);
+		note_sqlstate(detail, detail_len, sqlstate);
 		goto fail;
 	}
 	if (PQnfields(result) != COL_COUNT) {
@@ -332,6 +346,7 @@ statements_collect(struct pg_session *session, const char *system_identifier,
 	PQclear(result);
 	result = NULL;
 	statements_snapshot_sort(out);
+	out->minmax_monotonic = version < 170000;
 	*status = PGFLEET__V1__STATEMENTS_FAMILY__STATUS__STATUS_OK;
 	return PGF_OK;
 
@@ -350,10 +365,21 @@ fail:
 #define COUNTER_DELTA(cur, prev, from_zero) ((from_zero) ? (cur) : (cur) - (prev))
 
 /* A statement counts from zero when any of its counters went down: the
- * entry was reset or evicted and created again since prev. */
+ * entry was reset or evicted and created again since prev. Counters alone
+ * miss an entry evicted and made again with as many calls as before (or
+ * more): its new count looks like growth, or like no change at all and
+ * the calls are lost (tests/e2e/rel_eviction.sh, T13). Where min/max
+ * only move outwards (minmax_monotonic), a min that rose or a max that
+ * fell gives such an entry away. prev's max is 0 when prev came from an
+ * older state file without extremes: nothing to compare. */
 static bool
-counters_went_down(const struct statement_sample *cur, const struct statement_sample *prev)
+counters_went_down(const struct statement_sample *cur, const struct statement_sample *prev,
+    bool minmax_monotonic)
 {
+	if (minmax_monotonic && prev->max_exec_time_ms > 0.0 &&
+	    (cur->min_exec_time_ms > prev->min_exec_time_ms ||
+		cur->max_exec_time_ms < prev->max_exec_time_ms))
+		return true;
 	return cur->calls < prev->calls || cur->rows < prev->rows ||
 	    cur->total_exec_time_ms < prev->total_exec_time_ms ||
 	    cur->shared_blks_hit < prev->shared_blks_hit ||
@@ -396,7 +422,7 @@ statements_delta(const struct statements_snapshot *prev,
 	for (size_t i = 0; i < cur->count; i++) {
 		const struct statement_sample *c = &cur->rows[i];
 		const struct statement_sample *p = reset_all ? NULL : find_sample(prev, &c->key);
-		bool from_zero = p == NULL || counters_went_down(c, p);
+		bool from_zero = p == NULL || counters_went_down(c, p, cur->minmax_monotonic);
 		static const struct statement_sample zero;
 		Pgfleet__V1__StatementDelta *d;
 
@@ -617,6 +643,8 @@ statements_snapshot_to_proto(const struct statements_snapshot *snapshot,
 		c->blk_write_time_ms = s->blk_write_time_ms;
 		c->wal_bytes = s->wal_bytes;
 		c->total_plan_time_ms = s->total_plan_time_ms;
+		c->min_exec_time_ms = s->min_exec_time_ms;
+		c->max_exec_time_ms = s->max_exec_time_ms;
 		proto->statements[i] = c;
 	}
 	proto->n_statements = snapshot->count;
@@ -672,6 +700,8 @@ statements_snapshot_from_proto(const Pgfleet__V1__StatementsSnapshot *proto,
 		s->blk_write_time_ms = c->blk_write_time_ms;
 		s->wal_bytes = c->wal_bytes;
 		s->total_plan_time_ms = c->total_plan_time_ms;
+		s->min_exec_time_ms = c->min_exec_time_ms;
+		s->max_exec_time_ms = c->max_exec_time_ms;
 	}
 	out->count = proto->n_statements;
 	/* a state file written by hand or by an older agent may be unsorted */

@@ -69,6 +69,12 @@ struct statements_snapshot {
 	int64_t postmaster_start_time_us;
 	/* rows hidden from the agent's role (queryid NULL) */
 	int64_t invisible;
+	/* min/max_exec_time of a surviving entry only move outwards (PG 13-16:
+	 * nothing resets them alone), so an inward move means the entry was
+	 * evicted and made again (statements_delta); false on PG 17+, whose
+	 * pg_stat_statements_reset(minmax_only) breaks that, and in snapshots
+	 * restored from the state file */
+	bool minmax_monotonic;
 	size_t count;
 	struct statement_sample *rows;
 };

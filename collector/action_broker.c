@@ -30,8 +30,10 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "collector/agent_gate.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/tls_link.h"
 #include "common/wire.h"
 
 /* A poll is tiny: a result with a plan is the largest thing an agent
@@ -83,6 +85,14 @@ struct action_broker {
 };
 
 static struct action_broker *current_broker;
+/* set before brokers start (action_broker_use_gate), read-only after */
+static struct agent_gate *poll_gate;
+
+void
+action_broker_use_gate(struct agent_gate *gate)
+{
+	poll_gate = gate;
+}
 
 struct action_broker *
 action_broker_current(void)
@@ -151,6 +161,14 @@ on_poll_received(struct poll_job *job)
 		    rv != PGF_OK ? pgf_error_text(rv) : "no instance name");
 		if (message != NULL)
 			protobuf_c_message_free_unpacked(message, NULL);
+		nng_ctx_recv(job->ctx, job->aio);
+		return;
+	}
+	/* a wrong token: no reply, no hold, no result delivered (a forged
+	 * result must not answer an operator's call) */
+	if (poll_gate != NULL && !agent_gate_poll(poll_gate, poll->agent_id, poll->instance,
+				     poll->agent_token, pgf_monotonic_ms())) {
+		protobuf_c_message_free_unpacked(message, NULL);
 		nng_ctx_recv(job->ctx, job->aio);
 		return;
 	}
@@ -371,9 +389,10 @@ action_broker_call(struct action_broker *broker, const char *instance,
 }
 
 int
-action_broker_start(const char *addresses, int64_t timeout_ms, struct action_broker **out,
-    char *errbuf, size_t errlen)
+action_broker_start(const char *addresses, const struct pgf_tls_link *tls, int64_t timeout_ms,
+    struct action_broker **out, char *errbuf, size_t errlen)
 {
+	char reason[512];
 	struct action_broker *broker = calloc(1, sizeof(*broker));
 	pthread_condattr_t attributes;
 	char *copy = NULL;
@@ -420,10 +439,10 @@ action_broker_start(const char *addresses, int64_t timeout_ms, struct action_bro
 			address++;
 		if (*address == '\0')
 			continue;
-		if ((rv = nng_listen(broker->socket, address, NULL, 0)) != 0) {
-			snprintf(errbuf, errlen,
-			    "could not listen for actions on \"%s\": %s", address,
-			    nng_strerror(rv));
+		/* tls+tcp:// gets its certificates before it starts */
+		if ((rv = pgf_tls_listen(broker->socket, address, tls, NULL, reason,
+			 sizeof(reason))) != 0) {
+			snprintf(errbuf, errlen, "could not listen for actions on %s", reason);
 			goto fail;
 		}
 		pgf_info("listening for agents' action polls on %s", address);

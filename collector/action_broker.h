@@ -21,6 +21,7 @@
 #include "pgfleet/v1/agent_actions.pb-c.h"
 
 struct action_broker;
+struct pgf_tls_link;
 
 /* How many agents can hold a poll at once (one nng context each). */
 #define ACTION_BROKER_MAX_POLLS 256
@@ -29,11 +30,21 @@ struct action_broker;
  * action_broker_start listens on every address of the comma-separated
  * list and starts serving polls; timeout_ms is how long a call waits for
  * an agent's answer. The broker becomes the process's current one
- * (action_broker_current) until stopped. PGF_EIO with a one-line reason
+ * (action_broker_current) until stopped. tls+tcp:// addresses get tls's
+ * certificates (common/tls_link.h; borrowed for the call). PGF_EIO with a one-line reason
  * (e.g. the address is in use). The caller owns *out (action_broker_stop).
  */
-int action_broker_start(const char *addresses, int64_t timeout_ms,
+int action_broker_start(const char *addresses, const struct pgf_tls_link *tls,
+    int64_t timeout_ms,
     struct action_broker **out, char *errbuf, size_t errlen) PGF_MUST_CHECK;
+
+/* action_broker_use_gate makes brokers started afterwards check every
+ * poll's agent token with gate (agent_gate.h; NULL = no check): a poll
+ * with a wrong token is dropped unanswered (the agent polls again after
+ * its receive timeout), is never given a command and cannot deliver a
+ * result. Call it before action_broker_start; gate must outlive them. */
+struct agent_gate;
+void action_broker_use_gate(struct agent_gate *gate);
 
 /* action_broker_stop closes the listener, ends held polls and frees the
  * broker; call it once no thread is inside action_broker_call. NULL is a

@@ -22,7 +22,9 @@
 #include "common/cfg.h"
 #include "common/log.h"
 #include "common/render.h"
+#include "common/secret_file.h"
 #include "common/timeutil.h"
+#include "common/tls_link.h"
 #include "common/wire.h"
 #include "pgfleet/v1/api.pb-c.h"
 
@@ -36,6 +38,17 @@ struct cli_config {
 	char *collector;
 	char *log_level;
 	int64_t timeout;
+	/* tls+tcp:// (common/tls_link.h): the CA of the collector's
+	 * certificate, ours for mutual TLS, the name to check; tls is
+	 * built from them in main (NULL: no TLS) */
+	char *tls_ca;
+	char *tls_cert;
+	char *tls_key;
+	char *tls_server_name;
+	struct pgf_tls_link *tls;
+	/* file with the collector's admin token (--token-file), sent in
+	 * every Request; "" = none */
+	char *admin_token_file;
 };
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
@@ -48,6 +61,17 @@ static const struct pgf_cfg_key cli_config_keys[] = {
 	    0, log_levels, false, "debug, info, warning or error"},
 	{"timeout", PGF_CFG_DURATION, offsetof(struct cli_config, timeout), "30s", 100,
 	    3600000, NULL, false, "give up waiting for the collector after this long"},
+	{"tls_ca", PGF_CFG_STRING, offsetof(struct cli_config, tls_ca), "", 0, 0, NULL, false,
+	    "CA file that signed the collector's certificate (needed for tls+tcp://)"},
+	{"tls_cert", PGF_CFG_STRING, offsetof(struct cli_config, tls_cert), "", 0, 0, NULL,
+	    false, "our PEM certificate, for a collector that asks for one (mutual TLS)"},
+	{"tls_key", PGF_CFG_STRING, offsetof(struct cli_config, tls_key), "", 0, 0, NULL, false,
+	    "PEM private key of tls_cert (refused when others can read it)"},
+	{"tls_server_name", PGF_CFG_STRING, offsetof(struct cli_config, tls_server_name), "", 0,
+	    0, NULL, false, "name the collector's certificate must carry (default: its host)"},
+	{"admin_token_file", PGF_CFG_STRING, offsetof(struct cli_config, admin_token_file), "",
+	    0, 0, NULL, false,
+	    "file holding the collector's admin token (also --token-file); refused when others can read it"},
 	{NULL, 0, 0, NULL, 0, 0, NULL, false, NULL},
 };
 
@@ -762,6 +786,7 @@ exchange(const struct cli_config *config, const Pgfleet__V1__Request *request,
 {
 	nng_socket socket;
 	ProtobufCMessage *message = NULL;
+	char reason[512];
 	int rv;
 
 	*response = NULL;
@@ -773,9 +798,11 @@ exchange(const struct cli_config *config, const Pgfleet__V1__Request *request,
 	nng_socket_set_ms(socket, NNG_OPT_RECVTIMEO, (nng_duration) config->timeout);
 	nng_socket_set_ms(socket, NNG_OPT_REQ_RESENDTIME, (nng_duration) config->timeout * 2);
 	nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, CLI_MAX_RESPONSE);
-	if ((rv = nng_dial(socket, config->collector, NULL, 0)) != 0) {
-		fprintf(stderr, "pgfleet: could not connect to collector \"%s\": %s\n",
-		    config->collector, nng_strerror(rv));
+	/* a tls+tcp:// dial returns after the handshake: a refused
+	 * certificate is this error */
+	if ((rv = pgf_tls_dial(socket, config->collector, config->tls, 0, NULL, reason,
+		 sizeof(reason))) != 0) {
+		fprintf(stderr, "pgfleet: could not connect to collector %s\n", reason);
 		nng_close(socket);
 		return EXIT_ANSWER_ERROR;
 	}
@@ -841,6 +868,8 @@ main(int argc, char **argv)
 	char errbuf[1024];
 	int first_arg = argc;
 	int status;
+	char *token_alias = NULL;
+	char *admin_token = NULL;
 
 	setlocale(LC_ALL, "");
 	memset(&config, 0, sizeof(config));
@@ -865,16 +894,51 @@ main(int argc, char **argv)
 		}
 	}
 	pgf_log_init("pgfleet", PGF_LOG_WARNING);
+	/* --token-file is the short name of --admin-token-file (the key
+	 * keeps the environment's PGFLEET_ADMIN_TOKEN_FILE apart from the
+	 * agent's PGFLEET_TOKEN_FILE) */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--token-file") == 0 || strcmp(argv[i], "--token_file") == 0)
+			argv[i] = (char *) "--admin-token-file";
+		else if (strncmp(argv[i], "--token-file=", 13) == 0 ||
+		    strncmp(argv[i], "--token_file=", 13) == 0) {
+			free(token_alias);
+			if ((token_alias = malloc(strlen(argv[i]) + 7)) == NULL)
+				return EXIT_ANSWER_ERROR;
+			sprintf(token_alias, "--admin-token-file=%s", argv[i] + 13);
+			argv[i] = token_alias;
+		}
+	}
 	if (pgf_cfg_load(cli_config_keys, &config, argc, argv, &first_arg, errbuf,
 		sizeof(errbuf)) != PGF_OK) {
 		fprintf(stderr, "pgfleet: %s\nTry \"pgfleet --help\".\n", errbuf);
 		pgf_cfg_free(cli_config_keys, &config);
+		free(token_alias);
 		return EXIT_USAGE;
 	}
+	free(token_alias);
+	token_alias = NULL;
 	(void) pgf_log_level_parse(config.log_level, &level);
 	pgf_log_set_level(level);
+	{
+		struct pgf_tls_options tls = {
+			.ca = config.tls_ca,
+			.cert = config.tls_cert,
+			.key = config.tls_key,
+			.server_name = config.tls_server_name,
+		};
+		if (pgf_tls_link_open(&tls, &config.tls, errbuf, sizeof(errbuf)) != PGF_OK ||
+		    pgf_tls_check_addresses(config.tls, config.collector, "collector", NULL,
+			errbuf, sizeof(errbuf)) != PGF_OK) {
+			fprintf(stderr, "pgfleet: %s\n", errbuf);
+			pgf_tls_link_free(config.tls);
+			pgf_cfg_free(cli_config_keys, &config);
+			return EXIT_USAGE;
+		}
+	}
 	if (first_arg >= argc) {
 		usage(stderr);
+		pgf_tls_link_free(config.tls);
 		pgf_cfg_free(cli_config_keys, &config);
 		return EXIT_USAGE;
 	}
@@ -884,18 +948,32 @@ main(int argc, char **argv)
 	}
 	if (command == NULL) {
 		status = usage_error("unknown subcommand \"%s\"", argv[first_arg]);
+		pgf_tls_link_free(config.tls);
 		pgf_cfg_free(cli_config_keys, &config);
 		return status;
 	}
 	optind = 1;
 	status = command->parse(argc - first_arg, argv + first_arg, &request);
+	if (status == 0 && config.admin_token_file[0] != '\0' &&
+	    pgf_secret_file_read(config.admin_token_file, "admin token", &admin_token, errbuf,
+		sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "pgfleet: %s\n", errbuf);
+		status = EXIT_USAGE;
+	}
+	if (admin_token != NULL)
+		request.request.admin_token = admin_token;
 	if (status == 0)
 		status = exchange(&config, &request.request, &response);
+	if (admin_token != NULL) {
+		memset(admin_token, 0, strlen(admin_token));
+		free(admin_token);
+	}
 	if (status == 0)
 		status = print_response(response, request.json);
 	if (response != NULL)
 		pgfleet__v1__response__free_unpacked(response, NULL);
 	free(request.listing);
+	pgf_tls_link_free(config.tls);
 	pgf_cfg_free(cli_config_keys, &config);
 	return status;
 }

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -37,10 +38,12 @@
 #include "common/log.h"
 #include "common/render.h"
 #include "common/timeutil.h"
+#include "common/tls_link.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	char *token;
+	char *admin_token; /* "" = none; either token is accepted */
 	char *store_path;
 	size_t max_body;
 	void (*ingest_counters)(void *arg, struct ingest_counters *out);
@@ -53,7 +56,28 @@ struct http_server {
 	bool *lent;
 	unsigned n_stores;
 	struct sockaddr_storage address;
+	/* HTTPS: the PEM texts libmicrohttpd was given (NULL: plain HTTP);
+	 * with a CA, every request needs a client certificate signed by it */
+	struct pgf_tls_link *tls;
+	bool require_client_cert;
 };
+
+/* Mutual TLS for HTTPS. libmicrohttpd asks for a client certificate but
+ * lets the handshake finish without one (GNUTLS_CERT_REQUEST), so each
+ * request checks it: present, signed by http_tls_ca, in its dates. */
+static bool
+client_certificate_ok(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	unsigned status = 0;
+
+	if (info == NULL || info->tls_session == NULL)
+		return false;
+	return gnutls_certificate_verify_peers2((gnutls_session_t) info->tls_session, &status) ==
+		   GNUTLS_E_SUCCESS &&
+	       status == 0;
+}
 
 struct exchange {
 	char *body;
@@ -266,7 +290,7 @@ authorized(struct http_server *server, struct MHD_Connection *connection)
 {
 	const char *header;
 
-	if (server->token[0] == '\0')
+	if (server->token[0] == '\0' && server->admin_token[0] == '\0')
 		return true;
 	header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
@@ -275,7 +299,13 @@ authorized(struct http_server *server, struct MHD_Connection *connection)
 	header += 7;
 	while (*header == ' ')
 		header++;
-	return token_matches(header, server->token);
+	/* both compared, whichever matches: no timing says which one it was */
+	{
+		bool http_ok = server->token[0] != '\0' && token_matches(header, server->token);
+		bool admin_ok = server->admin_token[0] != '\0' &&
+		    token_matches(header, server->admin_token);
+		return http_ok || admin_ok;
+	}
 }
 
 struct parameters {
@@ -433,6 +463,12 @@ add_collector_figures(struct http_server *server, struct metrics_set *set, bool 
 				 (double) counters.rejected) == PGF_OK;
 		*ok = *ok && metrics_add(set, METRICS_COLLECTOR_RETRY, NULL,
 				 (double) counters.retry_later) == PGF_OK;
+		*ok = *ok && metrics_add(set, METRICS_COLLECTOR_UNAUTHORIZED, NULL,
+				 (double) counters.unauthorized) == PGF_OK;
+		*ok = *ok && metrics_add(set, METRICS_COLLECTOR_RATE_LIMITED, NULL,
+				 (double) counters.rate_limited) == PGF_OK;
+		*ok = *ok && metrics_add(set, METRICS_COLLECTOR_CONNECTIONS_REFUSED, NULL,
+				 (double) counters.connections_refused) == PGF_OK;
 	}
 	if (server->stats != NULL) {
 		struct collector_stats_snapshot snapshot;
@@ -564,6 +600,13 @@ on_request(void *arg, struct MHD_Connection *connection, const char *url, const 
 	struct exchange *exchange = *request_arg;
 
 	(void) version;
+	if (exchange == NULL && server->require_client_cert &&
+	    !client_certificate_ok(connection)) {
+		pgf_warning("http: refused a request without a client certificate signed by http_tls_ca");
+		return respond_error(connection, MHD_HTTP_FORBIDDEN, "client_certificate",
+		    "a client certificate signed by the collector's http_tls_ca is required",
+		    NULL, NULL);
+	}
 	if (exchange == NULL) {
 		/* 1. headers read */
 		const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
@@ -695,7 +738,9 @@ http_server_stop(struct http_server *server)
 	pthread_cond_destroy(&server->returned);
 	pthread_mutex_destroy(&server->lock);
 	free(server->token);
+	free(server->admin_token);
 	free(server->store_path);
+	pgf_tls_link_free(server->tls);
 	free(server);
 }
 
@@ -706,6 +751,7 @@ http_server_start(const struct http_server_options *options, struct http_server 
 	struct http_server *server = calloc(1, sizeof(*server));
 	unsigned threads = options->threads > 0 ? options->threads : 1;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+	struct MHD_OptionItem tls_items[4];
 	int rv;
 
 	*out = NULL;
@@ -718,16 +764,47 @@ http_server_start(const struct http_server_options *options, struct http_server 
 	server->ingest_counters_arg = options->ingest_counters_arg;
 	server->stats = options->stats;
 	server->token = strdup(options->token != NULL ? options->token : "");
+	server->admin_token = strdup(options->admin_token != NULL ? options->admin_token : "");
 	server->store_path = strdup(options->store);
 	server->stores = calloc(threads, sizeof(*server->stores));
 	server->lent = calloc(threads, sizeof(*server->lent));
-	if (server->token == NULL || server->store_path == NULL || server->stores == NULL ||
+	if (server->token == NULL || server->admin_token == NULL || server->store_path == NULL || server->stores == NULL ||
 	    server->lent == NULL) {
 		rv = PGF_ENOMEM;
 		goto fail;
 	}
 	if ((rv = parse_listen(server, options->listen, errbuf, errlen)) != PGF_OK)
 		goto fail;
+	/* HTTPS: the files checked (a key others can read is refused) and
+	 * read once; libmicrohttpd takes the texts */
+	{
+		struct pgf_tls_options tls = {
+			.server = true,
+			.ca = options->tls_ca,
+			.cert = options->tls_cert,
+			.key = options->tls_key,
+			.ca_name = "http_tls_ca",
+			.cert_name = "http_tls_cert",
+			.key_name = "http_tls_key",
+		};
+		const char *ca = NULL, *cert = NULL, *key = NULL;
+		if ((rv = pgf_tls_link_open(&tls, &server->tls, errbuf, errlen)) != PGF_OK)
+			goto fail;
+		pgf_tls_link_pem(server->tls, &ca, &cert, &key);
+		tls_items[0] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+		if (server->tls != NULL) {
+			flags |= MHD_USE_TLS;
+			tls_items[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) key};
+			tls_items[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) cert};
+			tls_items[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+			if (ca != NULL) {
+				tls_items[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+				    (void *) ca};
+				tls_items[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+				server->require_client_cert = true;
+			}
+		}
+	}
 	for (; server->n_stores < threads; server->n_stores++) {
 		if ((rv = store_open(options->store, true, &server->stores[server->n_stores], errbuf,
 			 errlen)) != PGF_OK)
@@ -743,6 +820,7 @@ http_server_start(const struct http_server_options *options, struct http_server 
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int) HTTP_SERVER_MAX_CONNECTIONS,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
+	    MHD_OPTION_ARRAY, tls_items,
 	    threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (unsigned int) threads,
 	    MHD_OPTION_END);
 	if (server->daemon == NULL) {
@@ -752,7 +830,11 @@ http_server_start(const struct http_server_options *options, struct http_server 
 		goto fail;
 	}
 	pgf_info("listening for HTTP on %s (%u thread(s)%s)", options->listen, threads,
-	    server->token[0] != '\0' ? ", bearer token required" : "");
+	    server->token[0] != '\0' || server->admin_token[0] != '\0' ? ", bearer token required"
+									     : "");
+	if (server->tls != NULL)
+		pgf_info("HTTP is served as HTTPS%s", server->require_client_cert
+		    ? ", client certificates signed by http_tls_ca required" : "");
 	*out = server;
 	return PGF_OK;
 fail:

@@ -39,6 +39,9 @@ struct http_server_options {
 	const char *listen;
 	/* bearer token every request but /healthz must carry; "" = none */
 	const char *token;
+	/* the collector's admin token (admin_token_file), also accepted as
+	 * the bearer: either token opens every endpoint; "" = none */
+	const char *admin_token;
 	/* largest request body accepted, bytes (more: 413) */
 	size_t max_body;
 	/* the store, opened read-only once per thread */
@@ -49,6 +52,12 @@ struct http_server_options {
 	void *ingest_counters_arg;
 	/* the ingest latency histogram; may be NULL */
 	struct collector_stats *stats;
+	/* HTTPS (common/tls_link.h checks the files): PEM certificate and
+	 * key ("" = plain HTTP), and the CA client certificates must be
+	 * signed by ("" = none asked) */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_ca;
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/agent_gate.h"
 #include "collector/clock_skew.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -198,6 +199,13 @@ void
 ingest_report(struct store *store, const uint8_t *data, size_t len, size_t max_bytes,
     struct ingest_counters *counters, Pgfleet__V1__Ack *ack)
 {
+	ingest_report_gated(store, NULL, data, len, max_bytes, counters, ack);
+}
+
+void
+ingest_report_gated(struct store *store, struct agent_gate *gate, const uint8_t *data,
+    size_t len, size_t max_bytes, struct ingest_counters *counters, Pgfleet__V1__Ack *ack)
+{
 	ProtobufCMessage *message = NULL;
 	Pgfleet__V1__Report *report;
 	char errbuf[512];
@@ -225,6 +233,26 @@ ingest_report(struct store *store, const uint8_t *data, size_t len, size_t max_b
 		pgf_warning("agent=%s rejected report seq %llu: %s", ack->agent_id,
 		    (unsigned long long) report->seq, errbuf);
 		goto done;
+	}
+	/* who sent it, and how fast: before anything is stored */
+	if (gate != NULL) {
+		uint32_t retry_after_ms = 0;
+		enum agent_gate_verdict verdict = agent_gate_report(gate, report->agent_id,
+		    report->instance->name, report->agent_token, pgf_monotonic_ms(),
+		    &retry_after_ms);
+		if (verdict != AGENT_GATE_ADMIT) {
+			bool unauthorized = verdict == AGENT_GATE_UNAUTHORIZED;
+			if (unauthorized)
+				counters->rejected++;
+			else
+				counters->retry_later++;
+			ack->status = unauthorized ? PGFLEET__V1__ACK__STATUS__STATUS_REJECTED
+						   : PGFLEET__V1__ACK__STATUS__STATUS_RETRY_AFTER;
+			ack->retry_after_ms = retry_after_ms;
+			/* the agent's contract: "unauthorized" means keep it */
+			ack_set_reason(ack, unauthorized ? "unauthorized" : "rate limited");
+			goto done;
+		}
 	}
 	/* a skewed agent clock must not put trend buckets in the future */
 	(void) clock_skew_correct(report, pgf_time_now_us());

@@ -26,6 +26,12 @@ struct ingest_counters {
 	uint64_t duplicates;
 	uint64_t rejected;
 	uint64_t retry_later;
+	/* filled by the collector from agent_gate.h and conn_limit.h for
+	 * /metrics (ingest_report counts unauthorized reports as rejected
+	 * and rate-limited ones as retry_later too) */
+	uint64_t unauthorized;
+	uint64_t rate_limited;
+	uint64_t connections_refused;
 };
 
 /* ingest_validate checks a decoded report's meaning: ids present and
@@ -42,6 +48,17 @@ bool ingest_validate(const Pgfleet__V1__Report *report, char *errbuf, size_t err
  */
 void ingest_report(struct store *store, const uint8_t *data, size_t len,
     size_t max_bytes, struct ingest_counters *counters, Pgfleet__V1__Ack *ack);
+
+/*
+ * ingest_report_gated is ingest_report with gate's checks (agent_gate.h)
+ * between validating and storing: a wrong or missing agent token is
+ * REJECTED with reason "unauthorized" (the agent keeps the report and
+ * tries again later), a report over its agent's rate RETRY_AFTER with
+ * reason "rate limited"; neither stores anything. gate NULL: no checks.
+ */
+struct agent_gate;
+void ingest_report_gated(struct store *store, struct agent_gate *gate, const uint8_t *data,
+    size_t len, size_t max_bytes, struct ingest_counters *counters, Pgfleet__V1__Ack *ack);
 
 /*
  * ingest_batch_failed corrects the ack of a report written inside a store

@@ -162,7 +162,8 @@ store_batch(struct ingest_server *server, struct slot **batch, size_t n)
 	if (!batched)
 		pgf_warning("%s", errbuf);
 	for (size_t i = 0; i < n; i++) {
-		ingest_report(store, nng_msg_body(batch[i]->report), nng_msg_len(batch[i]->report),
+		ingest_report_gated(store, server->options.gate, nng_msg_body(batch[i]->report),
+		    nng_msg_len(batch[i]->report),
 		    server->options.max_report_bytes, &counters, &batch[i]->ack);
 		nng_msg_free(batch[i]->report);
 		batch[i]->report = NULL;
@@ -183,6 +184,9 @@ store_batch(struct ingest_server *server, struct slot **batch, size_t n)
 		server->options.stored(server->options.stored_arg, n,
 		    pgf_time_now_us() - started_us);
 
+	/* test only (test_ack_delay): a slow handler, so agents resend */
+	if (server->options.ack_delay_ms > 0)
+		pgf_sleep_ms(server->options.ack_delay_ms);
 	/* acks only now: an OK ack promises a committed report */
 	for (size_t i = 0; i < n; i++) {
 		struct slot *slot = batch[i];

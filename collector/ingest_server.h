@@ -42,6 +42,12 @@ struct ingest_server_options {
 	 * latency); may be NULL */
 	void (*stored)(void *arg, size_t reports, int64_t elapsed_us);
 	void *stored_arg;
+	/* agents' tokens and rates (agent_gate.h), checked on every report
+	 * before it is stored; NULL = none */
+	struct agent_gate *gate;
+	/* test only: the acks of a batch wait this long after it is stored,
+	 * ms (collector key test_ack_delay; 0 = none) */
+	int64_t ack_delay_ms;
 };
 
 /*

@@ -5,14 +5,17 @@
 
 #include <stdlib.h>
 
+#include "collector/store_pg.h"
 #include "collector/store_sqlite.h"
 
 int
 store_open(const char *spec, bool read_only, struct store **out, char *errbuf,
     size_t errlen)
 {
-	/* only SQLite files for now; a postgresql:// spec will pick the
-	 * PostgreSQL backend */
+	/* a postgresql:// (or postgres://) conninfo picks the PostgreSQL
+	 * backend; anything else is a SQLite file */
+	if (store_pg_spec(spec))
+		return store_pg_open(spec, read_only, out, errbuf, errlen);
 	return store_sqlite_open(spec, read_only, out, errbuf, errlen);
 }
 

@@ -116,6 +116,15 @@ static const char *const migrations[] = {
 	/* delivery per (agent, boot): gaps, agent counters, clock skew
 	 * (store_sqlite_gaps.c) */
 	store_sqlite_gaps_schema,
+	/* the latest status of each family per instance
+	 * (store_sqlite_families.c) */
+	store_sqlite_families_schema,
+	/* fleet-wide statement rollups for query-trend across the fleet
+	 * (store_sqlite_rollup.c) */
+	store_sqlite_fleet_rollup_schema,
+	/* index-check proposals on every few tables snapshots, not each
+	 * (store_sqlite_indexes.c) */
+	store_sqlite_index_check_state_schema,
 };
 
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))
@@ -208,7 +217,17 @@ role_name(Pgfleet__V1__InstanceIdentity__Role role)
 int
 sqlite_bind_clean_text(sqlite3_stmt *stmt, int index, const uint8_t *data, size_t len)
 {
-	char *clean = pgf_text_clean(data, len);
+	char *clean;
+	size_t i = 0;
+
+	/* plain ASCII (almost every name) is clean as it is: SQLite copies
+	 * it, no allocation of ours per row */
+	while (i < len && data[i] > 0 && data[i] < 0x80)
+		i++;
+	if (i == len && len < INT32_MAX)
+		return sqlite3_bind_text(stmt, index, (const char *) data, (int) len,
+		    SQLITE_TRANSIENT);
+	clean = pgf_text_clean(data, len);
 	if (clean == NULL)
 		return SQLITE_NOMEM;
 	return sqlite3_bind_text(stmt, index, clean, -1, free);
@@ -241,7 +260,7 @@ upsert_instance(struct store_sqlite *store, const Pgfleet__V1__Report *report,
 	 * backlog replayed after an outage must not roll a failover back. An
 	 * unreachable report keeps the identity last seen and only moves the
 	 * reason and the times. */
-	rc = sqlite3_prepare_v2(store->db,
+	rc = sqlite_prepare_cached(store,
 	    "INSERT INTO instances (name, system_identifier, host, port,"
 	    " server_version_num, server_version, role, agent_id, agent_version,"
 	    " first_seen_us, last_seen_us, last_collected_us, unreachable_reason)"
@@ -259,7 +278,7 @@ upsert_instance(struct store_sqlite *store, const Pgfleet__V1__Report *report,
 	    " last_seen_us = max(last_seen_us, excluded.last_seen_us),"
 	    " last_collected_us = max(last_collected_us, excluded.last_collected_us)"
 	    " RETURNING instance_id",
-	    -1, &stmt, NULL);
+	    &stmt);
 	if (rc != SQLITE_OK)
 		return rc;
 	if ((rc = sqlite_bind_clean_string(stmt, 1, id->name)) != SQLITE_OK ||
@@ -282,7 +301,7 @@ upsert_instance(struct store_sqlite *store, const Pgfleet__V1__Report *report,
 		rc = SQLITE_OK;
 	}
 done:
-	sqlite3_finalize(stmt);
+	sqlite3_reset(stmt);
 	return rc;
 }
 
@@ -294,7 +313,7 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 	sqlite3_stmt *text = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(store->db,
+	rc = sqlite_prepare_cached(store,
 	    "INSERT INTO statement_stats (instance_id, ts_us, interval_start_us, queryid,"
 	    " dbid, datname, userid, username, toplevel, calls, total_exec_time_ms,"
 	    " sum_sq_exec_time_ms2, max_exec_time_ms, min_exec_time_ms, rows,"
@@ -304,16 +323,16 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 	    " local_blks_dirtied, local_blks_written)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
 	    " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
-	    -1, &stats, NULL);
+	    &stats);
 	if (rc != SQLITE_OK)
 		goto done;
-	rc = sqlite3_prepare_v2(store->db,
+	rc = sqlite_prepare_cached(store,
 	    "INSERT INTO statement_texts (instance_id, queryid, query, truncated, fingerprint)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5)"
 	    " ON CONFLICT (instance_id, queryid) DO UPDATE SET"
 	    " query = excluded.query, truncated = excluded.truncated,"
 	    " fingerprint = excluded.fingerprint",
-	    -1, &text, NULL);
+	    &text);
 	if (rc != SQLITE_OK)
 		goto done;
 	for (size_t i = 0; i < family->n_statements; i++) {
@@ -378,8 +397,10 @@ insert_statements(struct store_sqlite *store, int64_t instance_id,
 	}
 	rc = store_sqlite_rollup_late(store, instance_id, family);
 done:
-	sqlite3_finalize(stats);
-	sqlite3_finalize(text);
+	if (stats != NULL)
+		sqlite3_reset(stats);
+	if (text != NULL)
+		sqlite3_reset(text);
 	return rc;
 }
 
@@ -401,11 +422,11 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 		return sqlite_store_error(store->db, rc, "begin a transaction", errbuf, errlen);
 	if ((rc = upsert_instance(store, report, received_at_us, &instance_id)) != SQLITE_OK)
 		goto fail;
-	rc = sqlite3_prepare_v2(store->db,
+	rc = sqlite_prepare_cached(store,
 	    "INSERT INTO reports (agent_id, boot_id, seq, instance_id, collected_at_us,"
 	    " received_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
 	    " ON CONFLICT DO NOTHING",
-	    -1, &stmt, NULL);
+	    &stmt);
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(stmt, 1, report->agent_id, -1, SQLITE_STATIC);
@@ -416,7 +437,7 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 	sqlite3_bind_int64(stmt, 6, received_at_us);
 	if ((rc = sqlite_step_done(stmt)) != SQLITE_OK)
 		goto fail;
-	sqlite3_finalize(stmt);
+	sqlite3_reset(stmt);
 	stmt = NULL;
 	if (sqlite3_changes(store->db) == 0) {
 		/* stored before: only the instance's last-seen time moves */
@@ -432,7 +453,8 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 		    (rc = store_sqlite_pools_write(store, instance_id, report)) != SQLITE_OK ||
 		    (rc = store_sqlite_advice_write(store, instance_id, report)) != SQLITE_OK ||
 		    (rc = store_sqlite_gaps_write(store, instance_id, report, received_at_us)) !=
-			SQLITE_OK)
+			SQLITE_OK ||
+		    (rc = store_sqlite_families_write(store, instance_id, report)) != SQLITE_OK)
 			goto fail;
 	}
 	rc = sqlite3_exec(store->db, store->in_batch ? "RELEASE report" : "COMMIT", NULL, NULL,
@@ -441,7 +463,8 @@ sqlite_write_report(struct store *base, const Pgfleet__V1__Report *report,
 		goto fail;
 	return PGF_OK;
 fail:
-	sqlite3_finalize(stmt);
+	if (stmt != NULL)
+		sqlite3_reset(stmt);
 	{
 		int rv = sqlite_store_error(store->db, rc, "store the report", errbuf, errlen);
 		if (store->in_batch)
@@ -525,13 +548,13 @@ sqlite_missing_texts(struct store *base, const Pgfleet__V1__Report *report,
 		free(ids);
 		return PGF_OK;
 	}
-	rc = sqlite3_prepare_v2(store->db,
+	rc = sqlite_prepare_cached(store,
 	    "SELECT j.value FROM json_each(?2) j WHERE NOT EXISTS ("
 	    " SELECT 1 FROM statement_texts t INDEXED BY statement_texts_keys"
 	    " WHERE t.instance_id = (SELECT instance_id FROM instances WHERE name = ?1)"
 	    "  AND t.queryid = j.value)"
 	    " GROUP BY j.value",
-	    -1, &stmt, NULL);
+	    &stmt);
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(stmt, 1, report->instance->name, -1, SQLITE_STATIC);
@@ -547,13 +570,14 @@ sqlite_missing_texts(struct store *base, const Pgfleet__V1__Report *report,
 	}
 	if (rc != SQLITE_DONE)
 		goto fail;
-	sqlite3_finalize(stmt);
+	sqlite3_reset(stmt);
 	free(ids);
 	return PGF_OK;
 fail:
 	{
 		int rv = sqlite_store_error(store->db, rc, "look up query texts", errbuf, errlen);
-		sqlite3_finalize(stmt);
+		if (stmt != NULL)
+			sqlite3_reset(stmt);
 		free(ids);
 		free(*missing);
 		*missing = NULL;
@@ -636,14 +660,25 @@ sqlite_query_trend(struct store *base, const Pgfleet__V1__QueryTrendRequest *req
 		if (point->bucket == NULL)
 			goto done;
 	}
-	snprintf(sql, sizeof(sql),
-	    "SELECT (s.ts_us - ?1) / ?2, sum(s.calls), sum(s.total_exec_time_ms), sum(s.rows)"
-	    " FROM %s s JOIN instances i USING (instance_id)"
-	    " WHERE s.queryid = ?3 AND s.ts_us >= ?1 AND s.ts_us < ?4"
-	    "  AND (?5 = '' OR i.name = ?5) AND (?6 = '' OR i.system_identifier = ?6)"
-	    "  AND (?7 = '' OR s.datname = ?7)"
-	    " GROUP BY 1 ORDER BY 1",
-	    store_sqlite_statement_source);
+	if (scope == NULL || (scope->instance[0] == '\0' && scope->cluster[0] == '\0'))
+		/* the whole fleet: its own rollups, a row per bucket, not one
+		 * per instance per bucket (?5 and ?6 unused) */
+		snprintf(sql, sizeof(sql),
+		    "SELECT (s.ts_us - ?1) / ?2, sum(s.calls), sum(s.total_exec_time_ms),"
+		    " sum(s.rows) FROM %s s"
+		    " WHERE s.queryid = ?3 AND s.ts_us >= ?1 AND s.ts_us < ?4"
+		    "  AND (?7 = '' OR s.datname = ?7)"
+		    " GROUP BY 1 ORDER BY 1",
+		    store_sqlite_fleet_statement_source);
+	else
+		snprintf(sql, sizeof(sql),
+		    "SELECT (s.ts_us - ?1) / ?2, sum(s.calls), sum(s.total_exec_time_ms),"
+		    " sum(s.rows) FROM %s s JOIN instances i USING (instance_id)"
+		    " WHERE s.queryid = ?3 AND s.ts_us >= ?1 AND s.ts_us < ?4"
+		    "  AND (?5 = '' OR i.name = ?5) AND (?6 = '' OR i.system_identifier = ?6)"
+		    "  AND (?7 = '' OR s.datname = ?7)"
+		    " GROUP BY 1 ORDER BY 1",
+		    store_sqlite_statement_source);
 	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK) {
 		rv = sqlite_store_error(store->db, rc, "read the trend", errbuf, errlen);
@@ -772,10 +807,37 @@ store_sqlite_sparkline(const double *values, const bool *present, size_t count)
 	return line;
 }
 
+int
+sqlite_prepare_cached(struct store_sqlite *store, const char *sql, sqlite3_stmt **out)
+{
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	for (i = 0; i < STORE_SQLITE_CACHED && store->cached[i].sql != NULL; i++) {
+		if (store->cached[i].sql == sql) {
+			sqlite3_reset(store->cached[i].stmt);
+			sqlite3_clear_bindings(store->cached[i].stmt);
+			*out = store->cached[i].stmt;
+			return SQLITE_OK;
+		}
+	}
+	if (i == STORE_SQLITE_CACHED)
+		return SQLITE_NOMEM; /* more cached statements than slots: raise it */
+	rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	store->cached[i].sql = sql;
+	store->cached[i].stmt = *out;
+	return SQLITE_OK;
+}
+
 static void
 sqlite_close(struct store *base)
 {
 	struct store_sqlite *store = (struct store_sqlite *) base;
+	for (size_t i = 0; i < STORE_SQLITE_CACHED; i++)
+		sqlite3_finalize(store->cached[i].stmt);
 	sqlite3_close(store->db);
 	free(store->path);
 	free(store);

@@ -970,9 +970,13 @@ store_sqlite_fleet(struct store *base, const Pgfleet__V1__FleetRequest *request,
 	    " FROM f ORDER BY f.system_identifier, f.role <> 'primary', f.name"
 	    " LIMIT :limit";
 	struct store_sqlite *store = (struct store_sqlite *) base;
-
-	return list(store, &answer->base, "rows", sql, request->scope, request->limit, errbuf,
+	int rv = list(store, &answer->base, "rows", sql, request->scope, request->limit, errbuf,
 	    errlen);
+
+	/* each row's family statuses (store_sqlite_families.c) */
+	if (rv == PGF_OK)
+		rv = store_sqlite_families_fill(store, answer, errbuf, errlen);
+	return rv;
 }
 
 /* Sessions of one kind, oldest first by ORDER_BY. */

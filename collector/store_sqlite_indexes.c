@@ -46,6 +46,13 @@
 /* A failed check (hypopg not installed yet, no privilege) is asked again
  * sooner: the operator may have fixed it. */
 #define INDEXES_RECHECK_FAILED_US (3600LL * 1000000)
+/* Proposals for an instance are worked out on every this-many-th tables
+ * snapshot it sends (the first included), not on each: they compare the
+ * first and last snapshot of an hour, which moves little from one
+ * snapshot to the next (5 minutes apart by default), and working them
+ * out was a sixth of the ingest writer's time. A new proposal waits at
+ * most this many snapshots. */
+#define INDEXES_CHECK_EVERY 3
 /* Index facts, tables and advice rows kept per question. */
 #define INDEXES_MAX_ROWS 100000
 
@@ -88,6 +95,13 @@ const char store_sqlite_indexes_schema[] =
     "  detail TEXT NOT NULL,"
     "  estimated_bytes INTEGER NOT NULL,"
     "  PRIMARY KEY (instance_id, datname, queryid, index_statement)) WITHOUT ROWID;";
+
+/* Migration: how many tables snapshots each instance has sent since
+ * proposals were last worked out for it (INDEXES_CHECK_EVERY). */
+const char store_sqlite_index_check_state_schema[] =
+    "CREATE TABLE index_check_state ("
+    "  instance_id INTEGER PRIMARY KEY REFERENCES instances,"
+    "  snapshots INTEGER NOT NULL);";
 
 /* ---- writing ---- */
 
@@ -1043,6 +1057,33 @@ store_sqlite_index_recommendations(struct store *base,
 	return PGF_OK;
 }
 
+/* Counts one more tables snapshot of the instance; *due says proposals
+ * are to be worked out for it now (INDEXES_CHECK_EVERY). */
+static int
+check_due(sqlite3 *db, const char *instance, bool *due)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db,
+	    "INSERT INTO index_check_state (instance_id, snapshots)"
+	    " SELECT instance_id, 1 FROM instances WHERE name = ?1"
+	    " ON CONFLICT (instance_id) DO UPDATE SET snapshots = snapshots % ?2 + 1"
+	    " RETURNING snapshots",
+	    -1, &stmt, NULL);
+
+	*due = false;
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(stmt, 1, instance, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, INDEXES_CHECK_EVERY);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*due = sqlite3_column_int(stmt, 0) == 1;
+		rc = sqlite3_step(stmt);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int
 store_sqlite_index_checks(struct store *base, const Pgfleet__V1__Report *report,
     Pgfleet__V1__IndexCheckRequest ***checks, size_t *count, char *errbuf, size_t errlen)
@@ -1053,6 +1094,7 @@ store_sqlite_index_checks(struct store *base, const Pgfleet__V1__Report *report,
 	struct index_proposal *proposals = NULL;
 	size_t n_proposals = 0;
 	sqlite3_stmt *fresh = NULL;
+	bool due = false;
 	int rc;
 
 	*checks = NULL;
@@ -1060,6 +1102,10 @@ store_sqlite_index_checks(struct store *base, const Pgfleet__V1__Report *report,
 	/* a new tables snapshot is when the sequential scans change: asking
 	 * then, not at every report, bounds the work */
 	if (report->tables == NULL || report->instance == NULL)
+		return PGF_OK;
+	if ((rc = check_due(store->db, report->instance->name, &due)) != SQLITE_OK)
+		return sqlite_store_error(store->db, rc, "count tables snapshots", errbuf, errlen);
+	if (!due)
 		return PGF_OK;
 	memset(&facts, 0, sizeof(facts));
 	filter.instance = report->instance->name;

@@ -18,6 +18,10 @@
 
 #include "collector/store.h"
 
+/* Statements the write path runs for every report, prepared once
+ * (sqlite_prepare_cached). */
+#define STORE_SQLITE_CACHED 16
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
@@ -25,7 +29,18 @@ struct store_sqlite {
 	bool read_only;
 	/* inside store_batch_begin .. store_batch_end: reports are savepoints */
 	bool in_batch;
+	/* keyed by the address of their SQL text; finalized at close */
+	struct {
+		const char *sql;
+		sqlite3_stmt *stmt;
+	} cached[STORE_SQLITE_CACHED];
 };
+
+/* sqlite_prepare_cached sets *out to sql prepared once per store, reset
+ * and with no bindings. sql must have static storage (its address is the
+ * key). The store owns the statement: reset it when done, never finalize
+ * it. SQLITE_OK or the error. */
+int sqlite_prepare_cached(struct store_sqlite *store, const char *sql, sqlite3_stmt **out);
 
 /* sqlite_store_error writes "could not WHAT: reason" into errbuf and maps
  * rc to PGF_EFULL (disk or size limit full) or PGF_ESTORE. */
@@ -53,6 +68,9 @@ extern const char store_sqlite_rollup_schema[];
 extern const char store_sqlite_totals_schema[];
 /* Migration 7 (store_sqlite_indexes.c). */
 extern const char store_sqlite_indexes_schema[];
+/* Tables snapshots counted per instance between index-check proposals
+ * (store_sqlite_indexes.c). */
+extern const char store_sqlite_index_check_state_schema[];
 /* Pool samples (store_sqlite_pools.c). */
 extern const char store_sqlite_pools_schema[];
 /* Settings, extensions, freeze age and insert triggers for the advice
@@ -61,6 +79,8 @@ extern const char store_sqlite_advice_schema[];
 /* Delivery per (agent, boot): highest seq, missing seq ranges, the
  * agent's counters, and clock skew per instance (store_sqlite_gaps.c). */
 extern const char store_sqlite_gaps_schema[];
+/* The latest status of each family per instance (store_sqlite_families.c). */
+extern const char store_sqlite_families_schema[];
 /* An instance whose clock differs from the collector's by more than this
  * is flagged as clock-skewed. */
 #define STORE_SQLITE_CLOCK_SKEW_BOUND_US "300000000"
@@ -86,6 +106,15 @@ extern const char store_sqlite_gaps_schema[];
  * sum_sq_exec_time_ms2, max_exec_time_ms, rows: raw, hourly and daily rows
  * each counted once (store_sqlite_rollup.c). */
 extern const char store_sqlite_statement_source[];
+
+/* The same across the fleet, for questions that add up every instance
+ * (query-trend without an instance or cluster): columns ts_us, datname,
+ * queryid, calls, total_exec_time_ms, rows; raw rows past the hourly
+ * watermark, then the fleet-wide hourly and daily rollups
+ * (store_sqlite_rollup.c). */
+extern const char store_sqlite_fleet_statement_source[];
+/* Its schema: the fleet-wide rollups, filled from the rollups so far. */
+extern const char store_sqlite_fleet_rollup_schema[];
 
 /* store_sqlite_stale: is an instance last seen at last_seen_us, reporting
  * every interval_ms (0: unknown), stale at now_us? The fleet's rule
@@ -131,6 +160,12 @@ int store_sqlite_advice_write(struct store_sqlite *store, int64_t instance_id,
  * the time the report was received. */
 int store_sqlite_gaps_write(struct store_sqlite *store, int64_t instance_id,
     const Pgfleet__V1__Report *report, int64_t received_at_us);
+/* Family statuses (store_sqlite_families.c): the write hook, and the
+ * families of every row of a fleet answer (after the fleet listing). */
+int store_sqlite_families_write(struct store_sqlite *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report);
+int store_sqlite_families_fill(struct store_sqlite *store, Pgfleet__V1__Fleet *answer,
+    char *errbuf, size_t errlen);
 /* Advice facts (store ops; store_sqlite_advice.c). */
 int store_sqlite_vacuum_facts(struct store *store, const Pgfleet__V1__Scope *scope,
     struct vacuum_fact_set *out, char *errbuf, size_t errlen);

@@ -13,6 +13,13 @@
  * has been pruned. A late report (an agent's backlog) for a time already
  * rolled up is added to the rollups as it is stored.
  *
+ * Fleet-wide levels (statement_fleet_hourly, statement_fleet_daily) hold
+ * the same rows added up across instances per (queryid, bucket, database
+ * name), written by the same rollup steps and late path and pruned with
+ * the same cutoffs, so with the same watermarks they answer a fleet-wide
+ * trend exactly as adding up every instance would
+ * (store_sqlite_fleet_statement_source; tests/unit/test_fleet_trend.c).
+ *
  * Snapshot histories (tables, indexes, bloat) are thinned past
  * `raw_retention` to the last snapshot of each day per instance, which is
  * what growth-per-day trends read, and deleted past `hourly_retention`,
@@ -115,6 +122,60 @@ const char store_sqlite_totals_schema[] =
 	"   WHERE bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'daily'))"
 	" GROUP BY 1, 2, 3;";
 
+/*
+ * Fleet-wide rollups per statement: the per-instance hourly and daily rows
+ * added up across instances by (queryid, bucket, database name), kept by
+ * the same rollup steps, late-report path and pruning as the per-instance
+ * levels (so the same watermarks apply). query-trend over the whole fleet
+ * reads one row per bucket from here instead of one per instance per
+ * bucket (store_sqlite_fleet_statement_source). Only the columns a trend
+ * adds up.
+ */
+#define FLEET_TABLE(name)                                                \
+	"CREATE TABLE " name " ("                                        \
+	"  queryid INTEGER NOT NULL,"                                    \
+	"  bucket_us INTEGER NOT NULL,"                                  \
+	"  datname TEXT NOT NULL,"                                       \
+	"  calls INTEGER NOT NULL,"                                      \
+	"  total_exec_time_ms REAL NOT NULL,"                            \
+	"  rows INTEGER NOT NULL,"                                       \
+	"  PRIMARY KEY (queryid, bucket_us, datname)) WITHOUT ROWID;"
+
+/* A per-instance level's buckets [from, to) added to its fleet level. */
+#define FLEET_FROM(fleet, level)                                                  \
+	"INSERT INTO " fleet " (queryid, bucket_us, datname, calls,"              \
+	" total_exec_time_ms, rows)"                                               \
+	" SELECT queryid, bucket_us, datname, sum(calls), sum(total_exec_time_ms)," \
+	"  sum(rows) FROM " level
+#define FLEET_UPSERT                                                            \
+	" ON CONFLICT (queryid, bucket_us, datname) DO UPDATE SET"              \
+	" calls = calls + excluded.calls,"                                      \
+	" total_exec_time_ms = total_exec_time_ms + excluded.total_exec_time_ms," \
+	" rows = rows + excluded.rows"
+
+const char store_sqlite_fleet_rollup_schema[] =
+	FLEET_TABLE("statement_fleet_hourly")
+	FLEET_TABLE("statement_fleet_daily")
+	/* pruning takes the oldest bucket */
+	"CREATE INDEX statement_fleet_hourly_by_time ON statement_fleet_hourly (bucket_us);"
+	"CREATE INDEX statement_fleet_daily_by_time ON statement_fleet_daily (bucket_us);"
+	/* what is rolled up already */
+	FLEET_FROM("statement_fleet_hourly", "statement_stats_hourly") " GROUP BY 1, 2, 3;"
+	FLEET_FROM("statement_fleet_daily", "statement_stats_daily") " GROUP BY 1, 2, 3;";
+
+const char store_sqlite_fleet_statement_source[] =
+	"(SELECT ts_us, datname, queryid, calls, total_exec_time_ms, rows FROM statement_stats"
+	"  WHERE ts_us >= (SELECT until_us FROM rollup_state WHERE name = 'hourly')"
+	" UNION ALL"
+	" SELECT bucket_us, datname, queryid, calls, total_exec_time_ms, rows"
+	"  FROM statement_fleet_hourly"
+	"  WHERE bucket_us >= (SELECT until_us FROM rollup_state WHERE name = 'daily')"
+	"   AND bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'hourly')"
+	" UNION ALL"
+	" SELECT bucket_us, datname, queryid, calls, total_exec_time_ms, rows"
+	"  FROM statement_fleet_daily"
+	"  WHERE bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'daily'))";
+
 const char store_sqlite_statement_source[] =
 	"(SELECT instance_id, ts_us, dbid, datname, queryid, calls, total_exec_time_ms,"
 	"  sum_sq_exec_time_ms2, max_exec_time_ms, rows FROM statement_stats"
@@ -206,23 +267,70 @@ totals_add_late(struct store_sqlite *store, int64_t instance_id,
 	return rc;
 }
 
+/* A late family's rows, rolled up as they are stored, go to a fleet
+ * level too (bucket_us: the family's bucket there). */
+static int
+fleet_add_late(struct store_sqlite *store, const char *fleet_table, int64_t bucket_us,
+    const Pgfleet__V1__StatementsFamily *family)
+{
+	char sql[512];
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO %s (queryid, bucket_us, datname, calls, total_exec_time_ms, rows)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)" FLEET_UPSERT,
+	    fleet_table);
+	if ((rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL)) != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; i < family->n_statements && rc == SQLITE_OK; i++) {
+		const Pgfleet__V1__StatementDelta *d = family->statements[i];
+		sqlite3_reset(stmt);
+		sqlite3_bind_int64(stmt, 1, d->queryid);
+		sqlite3_bind_int64(stmt, 2, bucket_us);
+		if ((rc = sqlite_bind_clean_string(stmt, 3, d->datname)) != SQLITE_OK)
+			break;
+		sqlite3_bind_int64(stmt, 4, d->calls);
+		sqlite3_bind_double(stmt, 5, d->total_exec_time_ms);
+		sqlite3_bind_int64(stmt, 6, d->rows);
+		rc = sqlite_step_done(stmt);
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
 int
 store_sqlite_rollup_late(struct store_sqlite *store, int64_t instance_id,
     const Pgfleet__V1__StatementsFamily *family)
 {
 	static const char *const tables[] = {"statement_stats_hourly", "statement_stats_daily"};
-	static const char *const names[] = {"hourly", "daily"};
+	static const char *const fleet_tables[] = {"statement_fleet_hourly",
+	    "statement_fleet_daily"};
 	static const int64_t widths[] = {HOUR_US, DAY_US};
 	int64_t ts = family->interval_end_us;
+	int64_t watermarks[2] = {0, 0};
+	sqlite3_stmt *marks = NULL;
 	int rc;
 
+	/* every report asks: one cached statement for both watermarks */
+	if ((rc = sqlite_prepare_cached(store,
+		 "SELECT (SELECT until_us FROM rollup_state WHERE name = 'hourly'),"
+		 " (SELECT until_us FROM rollup_state WHERE name = 'daily')",
+		 &marks)) != SQLITE_OK)
+		return rc;
+	if ((rc = sqlite3_step(marks)) == SQLITE_ROW) {
+		watermarks[0] = sqlite3_column_int64(marks, 0);
+		watermarks[1] = sqlite3_column_int64(marks, 1);
+		rc = SQLITE_OK;
+	}
+	sqlite3_reset(marks);
+	if (rc != SQLITE_OK)
+		return rc;
 	for (int level = 0; level < 2; level++) {
 		char sql[1024];
-		int64_t until = 0;
+		int64_t until = watermarks[level];
 		sqlite3_stmt *stmt = NULL;
 
-		if ((rc = read_watermark(store->db, names[level], &until)) != SQLITE_OK)
-			return rc;
 		if (ts >= until)
 			continue; /* not rolled up yet: maintenance will */
 		snprintf(sql, sizeof(sql),
@@ -253,18 +361,28 @@ store_sqlite_rollup_late(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_finalize(stmt);
 		if (rc != SQLITE_OK)
 			return rc;
+		/* the fleet level takes the row's own database name; the
+		 * instance level keeps the larger of the names a (dbid, queryid)
+		 * had in the bucket, which differ only when a database was
+		 * renamed within it */
+		if ((rc = fleet_add_late(store, fleet_tables[level],
+			 ts - ts % widths[level], family)) != SQLITE_OK)
+			return rc;
 		if (level == 0 && (rc = totals_add_late(store, instance_id, family)) != SQLITE_OK)
 			return rc;
 	}
 	return SQLITE_OK;
 }
 
-/* Rolls source rows of [from, to) into target by bucket width. */
+/* Rolls source rows of [from, to) into target by bucket width, then
+ * target's new buckets into fleet_target. */
 static int
 roll(sqlite3 *db, const char *source, const char *time_column, const char *target,
-    int64_t width_us, int64_t from_us, int64_t to_us)
+    const char *fleet_target, int64_t width_us, int64_t from_us, int64_t to_us)
 {
 	char sql[1024];
+	int rc;
+
 	snprintf(sql, sizeof(sql),
 	    "INSERT INTO %s (instance_id, bucket_us, dbid, queryid, datname, calls,"
 	    " total_exec_time_ms, sum_sq_exec_time_ms2, max_exec_time_ms, rows)"
@@ -275,6 +393,17 @@ roll(sqlite3 *db, const char *source, const char *time_column, const char *targe
 	    ROLLUP_UPSERT,
 	    target, time_column, time_column, (long long) width_us, source, time_column,
 	    time_column);
+	if ((rc = exec_range(db, sql, from_us, to_us)) != SQLITE_OK)
+		return rc;
+	/* from the instance level just written (the buckets of [from, to)
+	 * were empty before: late rows only go below the watermark), so both
+	 * levels hold the same rows under the same names */
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO %s (queryid, bucket_us, datname, calls, total_exec_time_ms, rows)"
+	    " SELECT queryid, bucket_us, datname, sum(calls), sum(total_exec_time_ms),"
+	    "  sum(rows) FROM %s WHERE bucket_us >= ?1 AND bucket_us < ?2"
+	    " GROUP BY 1, 2, 3" FLEET_UPSERT,
+	    fleet_target, target);
 	return exec_range(db, sql, from_us, to_us);
 }
 
@@ -298,8 +427,8 @@ oldest(sqlite3 *db, const char *sql, int64_t *out)
  * when there is work left. */
 static int
 rollup_step(sqlite3 *db, const char *name, const char *oldest_sql, const char *source,
-    const char *time_column, const char *target, int64_t width_us, int64_t limit_us,
-    bool *more)
+    const char *time_column, const char *target, const char *fleet_target, int64_t width_us,
+    int64_t limit_us, bool *more)
 {
 	int64_t until = 0;
 	int64_t to;
@@ -322,7 +451,8 @@ rollup_step(sqlite3 *db, const char *name, const char *oldest_sql, const char *s
 	to -= to % width_us;
 	if (to <= until)
 		to = until + width_us;
-	if ((rc = roll(db, source, time_column, target, width_us, until, to)) != SQLITE_OK)
+	if ((rc = roll(db, source, time_column, target, fleet_target, width_us, until, to)) !=
+	    SQLITE_OK)
 		return rc;
 	/* raw rows reaching the hourly level reach the totals too */
 	if (strcmp(source, "statement_stats") == 0 &&
@@ -424,13 +554,14 @@ store_sqlite_maintain(struct store *base, int64_t now_us, const struct store_ret
 		return sqlite_store_error(store->db, rc, "begin maintenance", errbuf, errlen);
 	/* complete hours only; the running hour is rolled up once it ends */
 	rc = rollup_step(store->db, "hourly", "SELECT min(ts_us) FROM statement_stats",
-	    "statement_stats", "ts_us", "statement_stats_hourly", HOUR_US, now_us, more);
+	    "statement_stats", "ts_us", "statement_stats_hourly", "statement_fleet_hourly",
+	    HOUR_US, now_us, more);
 	if (rc == SQLITE_OK)
 		rc = read_watermark(store->db, "hourly", &hourly_until);
 	if (rc == SQLITE_OK && hourly_until > 0)
 		rc = rollup_step(store->db, "daily", "SELECT min(bucket_us) FROM statement_stats_hourly",
-		    "statement_stats_hourly", "bucket_us", "statement_stats_daily", DAY_US,
-		    hourly_until, more);
+		    "statement_stats_hourly", "bucket_us", "statement_stats_daily",
+		    "statement_fleet_daily", DAY_US, hourly_until, more);
 	if (rc == SQLITE_OK)
 		rc = read_watermark(store->db, "daily", &daily_until);
 	/* only what a coarser level already holds is ever deleted */
@@ -444,8 +575,18 @@ store_sqlite_maintain(struct store *base, int64_t now_us, const struct store_ret
 		    now_us - retention->hourly_us < daily_until ? now_us - retention->hourly_us
 								  : daily_until,
 		    more);
+	/* the fleet levels with the same cutoffs, a bucket a call each, so
+	 * they keep step with the instance levels */
+	if (rc == SQLITE_OK)
+		rc = prune(store->db, "statement_fleet_hourly", "bucket_us", false,
+		    now_us - retention->hourly_us < daily_until ? now_us - retention->hourly_us
+								  : daily_until,
+		    more);
 	if (rc == SQLITE_OK)
 		rc = prune(store->db, "statement_stats_daily", "bucket_us", false,
+		    now_us - retention->daily_us, more);
+	if (rc == SQLITE_OK)
+		rc = prune(store->db, "statement_fleet_daily", "bucket_us", false,
 		    now_us - retention->daily_us, more);
 	if (rc == SQLITE_OK)
 		rc = thin_step(store->db, now_us - retention->raw_us, more);

@@ -276,11 +276,16 @@ collect_candidates(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesReq
 	int rc;
 
 	*json = NULL;
+	/* one lower bound on ts_us, the later of the window's start and the
+	 * hourly watermark: given both, SQLite ranged the time index from the
+	 * window's start and read every raw row kept (a week of them) */
 	snprintf(sql, sizeof(sql),
 	    "WITH tail AS MATERIALIZED (SELECT DISTINCT s.instance_id, s.queryid"
 	    "  FROM statement_stats s JOIN instances i USING (instance_id)"
-	    SCOPE_FILTER
-	    "   AND s.ts_us >= (SELECT until_us FROM rollup_state WHERE name = 'hourly')"
+	    " WHERE (?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
+	    "  AND (?3 = '' OR s.datname = ?3)"
+	    "  AND s.ts_us >= max(?4, (SELECT until_us FROM rollup_state WHERE name = 'hourly'))"
+	    "  AND s.ts_us < ?5"
 	    "  LIMIT %d)"
 	    " SELECT (SELECT count(*) FROM tail), count(*),"
 	    "  json_group_array(json_array(instance_id, queryid)) FROM ("

@@ -11,6 +11,8 @@ PACKAGES=(
 	jq sqlite3 valgrind procps
 	libmicrohttpd-dev curl prometheus wrk
 	faketime
+	libgnutls28-dev openssl
+	libsystemd-dev systemd yamllint
 )
 
 missing=()

@@ -1,7 +1,12 @@
 -- deploy/sql/monitor-role.sql - the least-privileged roles pgfleet needs.
 --
--- Run once per cluster as a superuser (roles are cluster-wide):
+-- Run once per cluster as a superuser (roles are cluster-wide), connected
+-- to the database the agent's conninfo names (pg_stat_statements is
+-- created there):
 --     psql -X -v ON_ERROR_STOP=1 -d postgres -f deploy/sql/monitor-role.sql
+-- To let the agent carry out the cancel/terminate actions its owner allows
+-- (allow_cancel, allow_terminate in agent.conf), add -v allow_signal=on:
+-- pgfleet_agent then becomes a member of pgfleet_actions (below).
 -- It can be run again: existing roles are kept and the GRANTs repeated.
 -- Passwords are not set here (they would end up in files and shell
 -- histories): set one with \password pgfleet_agent, or allow the agent's
@@ -39,6 +44,24 @@ ALTER ROLE pgfleet_agent NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
 -- pg_stat_statements_reset() is not, and the agent never calls it.
 GRANT pg_monitor TO pgfleet_agent;
 
+-- pg_stat_statements: the agent's first source. The library must be in
+-- shared_preload_libraries (a restart); the extension must exist in the
+-- database the agent connects to. Created here when it can be; otherwise
+-- a NOTICE says what is missing (the agent reports it too).
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_available_extensions
+	               WHERE name = 'pg_stat_statements') THEN
+		RAISE NOTICE 'pg_stat_statements is not installed on this server (Debian: it is part of postgresql-NN)';
+	ELSE
+		CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+		IF current_setting('shared_preload_libraries') !~ 'pg_stat_statements' THEN
+			RAISE NOTICE 'add pg_stat_statements to shared_preload_libraries and restart the server';
+		END IF;
+	END IF;
+END
+$$;
+
 -- CONNECT on each database is granted to PUBLIC by default, which is all
 -- the per-database views need. Where a database has revoked it, grant it
 -- back for the agent (or list that database in exclude_databases):
@@ -64,3 +87,25 @@ ALTER ROLE pgfleet_actions NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
 -- on other roles' backends, except superusers' (which stay out of reach
 -- on purpose). It gives no right to read anything.
 GRANT pg_signal_backend TO pgfleet_actions;
+
+-- The agent acts through its own connection: with -v allow_signal=on it
+-- may signal backends (only what agent.conf's allow_* keys let the
+-- collector ask for); without, any earlier membership is taken back, so
+-- rerunning the script is how the owner withdraws it.
+\if :{?allow_signal}
+\else
+\set allow_signal off
+\endif
+SELECT :'allow_signal'::boolean AS pgfleet_allow_signal \gset
+\if :pgfleet_allow_signal
+GRANT pgfleet_actions TO pgfleet_agent;
+\else
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_auth_members
+	           WHERE roleid = 'pgfleet_actions'::regrole AND member = 'pgfleet_agent'::regrole) THEN
+		REVOKE pgfleet_actions FROM pgfleet_agent;
+	END IF;
+END
+$$;
+\endif

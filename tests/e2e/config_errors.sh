@@ -60,8 +60,8 @@ expect_error 2 "unknown subcommand \"slow-quries\"" "$CLI" slow-quries
 expect_error 2 "invalid --limit \"many\"" "$CLI" slow-queries --limit many
 expect_error 2 "invalid --since \"yesterday\"" "$CLI" slow-queries --since yesterday
 expect_error 1 "could not connect to collector" "$CLI" --collector "ipc://$HARNESS_DIR/none.sock" slow-queries
-"$CLI" --help | grep -q "slow-queries" || harness_fail "pgfleet --help lists no subcommand"
-"$AGENT" --version | grep -q "pgfleet-agent" || harness_fail "no agent version"
+"$CLI" --help | grep "slow-queries" >/dev/null || harness_fail "pgfleet --help lists no subcommand"
+"$AGENT" --version | grep "pgfleet-agent" >/dev/null || harness_fail "no agent version"
 # SIGHUP: reloadable keys change, others are named as needing a restart,
 # and a broken file keeps the running configuration
 conf=$HARNESS_DIR/running.conf

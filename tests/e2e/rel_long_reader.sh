@@ -17,7 +17,9 @@ N=300
 PAD=16000 # 300 x 16 kB: past the 1000-page autocheckpoint
 
 harness_init
-harness_start_collector
+# one client sends hundreds of reports a second here: the per-agent rate
+# limit (e2e_rel_auth, test_rate_limit) would answer RETRY_AFTER
+harness_start_collector --agent_max_reports_per_second 0
 acked=$HARNESS_DIR/acked
 wal_bytes() { stat -c %s "$COLLECTOR_STORE-wal" 2>/dev/null || echo 0; }
 

@@ -3,13 +3,17 @@
 # Source it from bash, then:
 #   harness_init              temporary folder $HARNESS_DIR, cleanup on exit
 #   harness_start_primary     PostgreSQL 15 with pg_stat_statements on a free
-#                             loopback port: $PRIMARY_PORT
+#                             loopback port: $PRIMARY_PORT; HARNESS_PRIMARY_CONF
+#                             (postgresql.conf lines) is appended last
 #   harness_start_replica     streaming replica of it (pg_basebackup -R):
-#                             $REPLICA_PORT
+#                             $REPLICA_PORT; HARNESS_REPLICA_CONF is appended
+#                             to its postgresql.conf before it starts
 #   harness_start_collector   pgfleet-collector with a SQLite store; sets
 #                             $COLLECTOR_LISTEN and $COLLECTOR_API; HTTP
 #                             only when $COLLECTOR_HTTP_LISTEN is set
 #                             (its default port would clash between tests)
+#   harness_start_collector_named NAME  another collector with its own
+#                             ports and store (pgfleet_cli_at NAME ...)
 #   harness_start_agent NAME PORT   pgfleet-agent (interval 1s) for a server,
 #                             spooling to $HARNESS_DIR/spool-NAME (set
 #                             AGENT_SPOOL_DIR="" for memory only)
@@ -169,6 +173,11 @@ synchronous_commit = off
 full_page_writes = off
 shared_buffers = 32MB
 CONF
+	# a test's own settings (HARNESS_PRIMARY_CONF, lines of postgresql.conf)
+	# come last, so they win over the defaults above
+	if [ -n "${HARNESS_PRIMARY_CONF:-}" ]; then
+		printf '%s\n' "$HARNESS_PRIMARY_CONF" >>"$data/postgresql.conf"
+	fi
 	echo "host replication all 127.0.0.1/32 trust" >>"$data/pg_hba.conf"
 	as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null ||
 		{ cat "$data/server.log" >&2; harness_fail "primary did not start"; }
@@ -193,6 +202,11 @@ harness_start_replica() {
 port = $REPLICA_PORT
 hot_standby = on
 CONF
+	# a test's own settings for its replicas (HARNESS_REPLICA_CONF, lines
+	# of postgresql.conf), after the primary's copied ones: they win
+	if [ -n "${HARNESS_REPLICA_CONF:-}" ]; then
+		printf '%s\n' "$HARNESS_REPLICA_CONF" >>"$data/postgresql.conf"
+	fi
 	as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null ||
 		{ cat "$data/server.log" >&2; harness_fail "replica did not start"; }
 	harness_wait_for "$name streaming" 30 harness_query_is "$REPLICA_PORT" t \
@@ -243,6 +257,36 @@ harness_start_collector() {
 		--http_listen "${COLLECTOR_HTTP_LISTEN:-}" "${action[@]}" "$@"
 	export COLLECTOR_LISTEN COLLECTOR_API COLLECTOR_STORE
 	harness_wait_for "collector API" 20 pgfleet_cli slow-queries --limit 1
+}
+
+# harness_start_collector_named NAME [extra flags]: one more collector
+# beside the harness's own (tests with several collectors), with its own
+# listen and action ports, API socket and SQLite store, in
+# COLLECTOR_LISTENS[NAME], COLLECTOR_ACTION_LISTENS[NAME],
+# COLLECTOR_APIS[NAME] and COLLECTOR_STORES[NAME]; logs to
+# log/collector-NAME.log. Started again after harness_stop collector-NAME,
+# it keeps its addresses and store. pgfleet_cli_at NAME ... asks it.
+declare -A COLLECTOR_LISTENS=() COLLECTOR_ACTION_LISTENS=() COLLECTOR_APIS=() COLLECTOR_STORES=()
+harness_start_collector_named() {
+	local name=$1
+	shift
+	COLLECTOR_LISTENS[$name]=${COLLECTOR_LISTENS[$name]:-tcp://127.0.0.1:$(harness_free_port)}
+	COLLECTOR_ACTION_LISTENS[$name]=${COLLECTOR_ACTION_LISTENS[$name]:-tcp://127.0.0.1:$(harness_free_port)}
+	COLLECTOR_APIS[$name]=${COLLECTOR_APIS[$name]:-ipc://$HARNESS_DIR/api-$name.sock}
+	COLLECTOR_STORES[$name]=${COLLECTOR_STORES[$name]:-$HARNESS_DIR/pgfleet-$name.db}
+	harness_spawn "collector-$name" "$PGFLEET_BIN_DIR/collector/pgfleet-collector" \
+		--listen "${COLLECTOR_LISTENS[$name]}" --api_listen "${COLLECTOR_APIS[$name]}" \
+		--store "${COLLECTOR_STORES[$name]}" --log_level "${COLLECTOR_LOG_LEVEL:-info}" \
+		--http_listen "" --action_listen "${COLLECTOR_ACTION_LISTENS[$name]}" "$@"
+	harness_wait_for "collector $name API" 20 pgfleet_cli_at "$name" slow-queries --limit 1
+}
+
+# pgfleet_cli_at NAME ...: the CLI against collector NAME of
+# harness_start_collector_named.
+pgfleet_cli_at() {
+	local name=$1
+	shift
+	"$PGFLEET_BIN_DIR/collector/pgfleet" --collector "${COLLECTOR_APIS[$name]}" --timeout 5s "$@"
 }
 
 # harness_start_agent NAME PORT [extra flags]

@@ -3,7 +3,7 @@
  * runs, to play a broken network between two pgfleet programs (matrix rows
  * T9 and T21 of tests/RELIABILITY.md).
  *
- *   tcp_proxy LISTEN_PORT TARGET_PORT CONTROL_FILE
+ *   tcp_proxy LISTEN_PORT TARGET_PORT CONTROL_FILE [ACCEPT_LOG]
  *
  * listens on 127.0.0.1:LISTEN_PORT and connects each client to
  * 127.0.0.1:TARGET_PORT. The mode is the first line of CONTROL_FILE,
@@ -17,6 +17,11 @@
  *   delay MS      every chunk is forwarded MS milliseconds after it came
  *   truncate N    each connection forwards N more bytes per direction,
  *                 then is closed
+ *
+ * With ACCEPT_LOG, every accepted connection appends a line with the time
+ * (ms since the Unix epoch) to it: connection attempts per second, for the
+ * reconnect storm of T10 (tests/e2e/rel_reconnect_storm.sh). An attempt
+ * while the target is down is accepted, then closed.
  *
  * Leaving blackhole resumes forwarding on the held connections. The proxy
  * prints "mode X" on stderr at every change; SIGTERM/SIGINT end it.
@@ -62,6 +67,19 @@ on_signal(int sig)
 {
 	(void) sig;
 	stopping = 1;
+}
+
+/* log_accept appends the wall-clock time of an accepted connection. */
+static void
+log_accept(FILE *log)
+{
+	struct timespec ts;
+
+	if (log == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(log, "%lld\n", (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	fflush(log);
 }
 
 static int64_t
@@ -140,10 +158,15 @@ main(int argc, char **argv)
 	long long arg = 0;
 	int64_t next_read = 0;
 	int listener, one = 1, target;
+	FILE *accept_log = NULL;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: tcp_proxy LISTEN_PORT TARGET_PORT CONTROL_FILE\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: tcp_proxy LISTEN_PORT TARGET_PORT CONTROL_FILE [ACCEPT_LOG]\n");
 		return 2;
+	}
+	if (argc == 5 && (accept_log = fopen(argv[4], "a")) == NULL) {
+		fprintf(stderr, "tcp_proxy: cannot open %s: %s\n", argv[4], strerror(errno));
+		return 1;
 	}
 	target = atoi(argv[2]);
 	signal(SIGPIPE, SIG_IGN);
@@ -218,6 +241,7 @@ main(int argc, char **argv)
 					slot = i;
 			if (client >= 0) {
 				struct conn *c = &conns[slot >= 0 ? slot : 0];
+				log_accept(accept_log);
 				if (slot < 0 || mode == MODE_RESET) {
 					struct conn tmp = {.fd = {client, -1}};
 					close_conn(&tmp, true);
@@ -278,5 +302,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < MAX_CONNS; i++)
 		close_conn(&conns[i], false);
 	close(listener);
+	if (accept_log != NULL)
+		fclose(accept_log);
 	return 0;
 }

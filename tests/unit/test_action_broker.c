@@ -112,7 +112,7 @@ setup(void **state)
 	snprintf(address, sizeof(address), "ipc:///tmp/pgfleet-test-broker-%d.sock",
 	    (int) getpid());
 	assert_int_equal(
-	    action_broker_start(address, TIMEOUT_MS, &broker, errbuf, sizeof(errbuf)),
+	    action_broker_start(address, NULL, TIMEOUT_MS, &broker, errbuf, sizeof(errbuf)),
 	    PGF_OK);
 	assert_ptr_equal(action_broker_current(), broker);
 	*state = broker;

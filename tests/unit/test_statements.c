@@ -400,6 +400,68 @@ test_delta_dealloc_going_down(void **state)
 	statements_family_fini(&family);
 }
 
+/* An entry evicted and made again with as many calls as before: the
+ * counters look unchanged, but its min rose and its max fell (PG 13-16):
+ * counted from zero (T13). On PG 17 (minmax_only resets) and against a
+ * baseline without extremes (an older state file) the rule is off. */
+static void
+test_delta_recreated_entry_counts_from_zero(void **state)
+{
+	struct statement_sample before[] = { sample(1, true, 1), sample(2, true, 4) };
+	struct statement_sample after[] = { sample(1, true, 1), sample(2, true, 6) };
+	struct statements_snapshot prev = snapshot(before, 2, 1000, 5, 10);
+	struct statements_snapshot cur = snapshot(after, 2, 2000, 5, 12);
+	Pgfleet__V1__StatementsFamily family;
+	const Pgfleet__V1__StatementDelta *d;
+	(void) state;
+
+	/* 1: made again with one call, slower than the old one's only call */
+	after[0].min_exec_time_ms = after[0].max_exec_time_ms = 12.0;
+	before[0].min_exec_time_ms = before[0].max_exec_time_ms = 10.0;
+	/* 2: made again with 6 calls (4 before): max fell from 13 to 11 */
+	after[1].max_exec_time_ms = 11.0;
+	cur.minmax_monotonic = true;
+	pgfleet__v1__statements_family__init(&family);
+	assert_int_equal(statements_delta(&prev, &cur, &family), PGF_OK);
+	assert_int_equal(family.n_statements, 2);
+	d = find_delta(&family, 1, true);
+	assert_non_null(d);
+	assert_int_equal(d->calls, 1);
+	d = find_delta(&family, 2, true);
+	assert_non_null(d);
+	assert_int_equal(d->calls, 6);
+	assert_true(family.reset_detected);
+	statements_family_fini(&family);
+
+	/* PG 17: the extremes may be reset alone; counters decide */
+	cur.minmax_monotonic = false;
+	pgfleet__v1__statements_family__init(&family);
+	assert_int_equal(statements_delta(&prev, &cur, &family), PGF_OK);
+	assert_int_equal(family.n_statements, 1);
+	assert_int_equal(find_delta(&family, 2, true)->calls, 2);
+	statements_family_fini(&family);
+
+	/* a baseline without extremes (older state file): counters decide */
+	cur.minmax_monotonic = true;
+	before[0].max_exec_time_ms = before[0].min_exec_time_ms = 0.0;
+	before[1].max_exec_time_ms = before[1].min_exec_time_ms = 0.0;
+	pgfleet__v1__statements_family__init(&family);
+	assert_int_equal(statements_delta(&prev, &cur, &family), PGF_OK);
+	assert_int_equal(family.n_statements, 1);
+	assert_int_equal(find_delta(&family, 2, true)->calls, 2);
+	statements_family_fini(&family);
+
+	/* a surviving entry (min down, max up) is a plain difference */
+	before[1].min_exec_time_ms = 0.75;
+	before[1].max_exec_time_ms = 10.0;
+	after[1].min_exec_time_ms = 0.5;
+	after[1].max_exec_time_ms = 15.0;
+	pgfleet__v1__statements_family__init(&family);
+	assert_int_equal(statements_delta(&prev, &cur, &family), PGF_OK);
+	assert_int_equal(find_delta(&family, 2, true)->calls, 2);
+	statements_family_fini(&family);
+}
+
 static void
 test_delta_never_negative(void **state)
 {
@@ -606,6 +668,9 @@ test_snapshot_proto_round_trip(void **state)
 	assert_int_equal(out.count, 3);
 	for (size_t i = 0; i < 3; i++) {
 		assert_same_counters(&out.rows[i], &in.rows[i]);
+		/* the extremes survive a restart: eviction is still seen (T13) */
+		assert_true(out.rows[i].min_exec_time_ms == in.rows[i].min_exec_time_ms);
+		assert_true(out.rows[i].max_exec_time_ms == in.rows[i].max_exec_time_ms);
 		assert_null(out.rows[i].datname);
 		assert_null(out.rows[i].username);
 	}
@@ -1061,6 +1126,7 @@ main(void)
 		cmocka_unit_test(test_delta_stats_reset_counts_all_from_zero),
 		cmocka_unit_test(test_delta_dealloc_going_down),
 		cmocka_unit_test(test_delta_never_negative),
+		cmocka_unit_test(test_delta_recreated_entry_counts_from_zero),
 		cmocka_unit_test(test_delta_sum_sq),
 		cmocka_unit_test(test_delta_empty),
 		cmocka_unit_test(test_family_fini_frees_texts_and_detail),
