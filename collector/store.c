@@ -4,6 +4,7 @@
 #include "collector/store.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "collector/store_pg.h"
 #include "collector/store_sqlite.h"
@@ -17,6 +18,48 @@ store_open(const char *spec, bool read_only, struct store **out, char *errbuf,
 	if (store_pg_spec(spec))
 		return store_pg_open(spec, read_only, out, errbuf, errlen);
 	return store_sqlite_open(spec, read_only, out, errbuf, errlen);
+}
+
+const char *
+store_display_name(const char *spec, char *buf, size_t len)
+{
+	const char *scheme_end = strstr(spec, "://");
+	const char *at, *colon, *p;
+	size_t out = 0;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	/* copy, leaving out what follows "user:" up to "@" in the authority
+	 * and what follows "password=" up to the next '&' or space */
+	for (p = spec; *p != '\0' && out + 1 < len; p++) {
+		if (scheme_end != NULL && p == scheme_end + 3) {
+			at = strchr(p, '@');
+			colon = strchr(p, ':');
+			if (at != NULL && colon != NULL && colon < at && strcspn(p, "/?") > (size_t) (at - p)) {
+				size_t user = (size_t) (colon - p) + 1;
+				if (out + user + 3 >= len)
+					break;
+				memcpy(buf + out, p, user);
+				memcpy(buf + out + user, "***", 3);
+				out += user + 3;
+				p = at - 1;
+				continue;
+			}
+		}
+		if (strncmp(p, "password=", 9) == 0 && out + 12 < len) {
+			memcpy(buf + out, "password=***", 12);
+			out += 12;
+			p += 9;
+			while (*p != '\0' && *p != '&' && *p != ' ')
+				p++;
+			p--;
+			continue;
+		}
+		buf[out++] = *p;
+	}
+	buf[out] = '\0';
+	return buf;
 }
 
 void

@@ -131,6 +131,13 @@ struct store {
 int store_open(const char *spec, bool read_only, struct store **out,
     char *errbuf, size_t errlen) PGF_MUST_CHECK;
 
+/*
+ * store_display_name writes spec into buf (at most len bytes) as it may be
+ * logged: the password of a postgresql://user:PASSWORD@host URI and any
+ * password=... parameter become "***". Returns buf.
+ */
+const char *store_display_name(const char *spec, char *buf, size_t len);
+
 /* store_close closes; NULL is a no-op. */
 void store_close(struct store *store);
 

@@ -824,10 +824,33 @@ test_read_only_empty_schema(void **state)
 	assert_non_null(strstr(errbuf, "schema version 0"));
 }
 
+/* the store's name as logged never carries a password */
+static void
+test_display_name_hides_passwords(void **state)
+{
+	char buf[256];
+	(void) state;
+	assert_string_equal(store_display_name("/var/lib/pgfleet/pgfleet.db", buf, sizeof(buf)),
+	    "/var/lib/pgfleet/pgfleet.db");
+	assert_string_equal(store_display_name("postgresql://fleet:s3cret@db:5432/pgfleet", buf,
+				sizeof(buf)),
+	    "postgresql://fleet:***@db:5432/pgfleet");
+	assert_string_equal(store_display_name("postgres://fleet@db/pgfleet?password=x&sslmode=require",
+				buf, sizeof(buf)),
+	    "postgres://fleet@db/pgfleet?password=***&sslmode=require");
+	/* an '@' after the path is no userinfo */
+	assert_string_equal(store_display_name("postgresql://db:5432/pg?application_name=a:b@c", buf,
+				sizeof(buf)),
+	    "postgresql://db:5432/pg?application_name=a:b@c");
+	/* truncated, still terminated */
+	assert_string_equal(store_display_name("postgresql://u:p@h/d", buf, 8), "postgre");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_display_name_hides_passwords),
 		cmocka_unit_test_setup_teardown(test_aggregates, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_orders_and_limit, open_store, remove_dir),
 		cmocka_unit_test_setup_teardown(test_default_limit, open_store, remove_dir),
