@@ -13,7 +13,10 @@
 #     no pipe of them, so pipe callbacks never see them) and keeps serving
 #     the good agent and new good clients;
 #   - a world-readable key and a tls+tcp:// address without certificates
-#     stop the start with one line.
+#     stop the start with one line;
+#   - T29's TLS part: 200 completed TLS pipes that never send; those over
+#     the connection cap are closed at once, the good agent keeps being
+#     acked, and the descriptors come back when the flood leaves.
 source "$(dirname "$0")/../harness/lib.sh"
 for tool in openssl faketime curl sqlite3 jq; do
 	command -v "$tool" >/dev/null || harness_fail "$tool is required (deploy/install-deps.sh)"
@@ -82,7 +85,10 @@ COLLECTOR_ACTION_LISTEN=tls+tcp://127.0.0.1:$ACTION_PORT
 COLLECTOR_HTTP_LISTEN=127.0.0.1:$HTTP_PORT
 export COLLECTOR_ACTION_LISTEN
 TLS_API=tls+tcp://127.0.0.1:$API_PORT
+# (a cap of CAP agent connections for the TLS flood at the end)
+CAP=40
 harness_start_collector "${TLS_FLAGS[@]}" --action_listen "$COLLECTOR_ACTION_LISTEN" \
+	--max_agent_connections "$CAP" \
 	--api_listen "ipc://$HARNESS_DIR/api.sock,$TLS_API" \
 	--http_tls_cert "$CERTS/collector.crt" --http_tls_key "$CERTS/collector.key" \
 	--http_tls_ca "$CERTS/ca.crt"
@@ -200,4 +206,35 @@ harness_log "HTTPS: answered with a client certificate; 403 without, with anothe
 # --- still serving: a new good agent connects after all the refusals -----
 harness_start_agent late "$PRIMARY_PORT" --action_collector off "${good_flags[@]}"
 harness_wait_for "a new good agent after the refused handshakes" 30 rows_at_least late 1
+
+# --- T29, TLS part: 200 completed TLS pipes that never send ---------------
+# Pipes exist only after the handshake, so the cap (ADD_PRE) is what
+# bounds them: the connections over CAP are closed at once, the rest are
+# held by the flood until it leaves, and then the descriptors come back.
+COLLECTOR_PID=${HARNESS_PIDS[collector]}
+fds() { ls "/proc/$COLLECTOR_PID/fd" | wc -l; }
+refused_connections() {
+	curl -sS --cacert "$CERTS/ca.crt" --cert "$CERTS/cli.crt" --key "$CERTS/cli.key" \
+		"$BASE/metrics" | awk '$1 == "pgfleet_agent_connections_refused_total" { print $2 }'
+}
+FD_BASELINE=$(fds)
+REFUSED_BEFORE=$(refused_connections)
+GOOD_BEFORE=$(rows good)
+FLOOD_SECONDS=12
+"$PGFLEET_BIN_DIR/tests/tools/tls_flood" "$COLLECTOR_LISTEN" "$CERTS/ca.crt" "$CERTS/agent.crt" \
+	"$CERTS/agent.key" 200 "$FLOOD_SECONDS" >"$HARNESS_DIR/tls_flood.out" 2>&1 &
+FLOOD_PID=$!
+over_cap_refused() { [ "$(refused_connections)" -ge $((REFUSED_BEFORE + 200 - CAP)) ]; }
+harness_wait_for "the TLS pipes over the cap closed" $((FLOOD_SECONDS - 2)) over_cap_refused
+FD_PEAK=$(fds)
+# the good agent is acked throughout (its reports keep being stored)
+sleep 3
+[ "$(rows good)" -gt "$GOOD_BEFORE" ] || harness_fail "the good agent stopped delivering during the TLS flood"
+wait "$FLOOD_PID" || harness_fail "tls_flood: $(cat "$HARNESS_DIR/tls_flood.out")"
+fds_back() { [ "$(fds)" -le $((FD_BASELINE + 5)) ]; }
+harness_wait_for "descriptors back to the baseline after the TLS flood" 30 fds_back
+GOOD_MID=$(rows good)
+harness_wait_for "the good agent after the TLS flood" 10 rows_at_least good $((GOOD_MID + 1))
+harness_log "TLS flood: $(cat "$HARNESS_DIR/tls_flood.out"); refused $REFUSED_BEFORE -> $(refused_connections) (cap $CAP); fds $FD_BASELINE -> $FD_PEAK -> $(fds)"
+
 harness_log "PASS: mutual TLS on agents, actions, CLI and HTTPS; $(failures) refused handshake(s) counted, none stored"
