@@ -14,6 +14,8 @@
 #     the good agent and new good clients;
 #   - a world-readable key and a tls+tcp:// address without certificates
 #     stop the start with one line;
+#   - T2's TLS part: a TLS peer declaring a 2^40-byte message is cut off
+#     at once (an honest length with the same stall is held);
 #   - T29's TLS part: 200 completed TLS pipes that never send; those over
 #     the connection cap are closed at once, the good agent keeps being
 #     acked, and the descriptors come back when the flood leaves.
@@ -236,5 +238,44 @@ harness_wait_for "descriptors back to the baseline after the TLS flood" 30 fds_b
 GOOD_MID=$(rows good)
 harness_wait_for "the good agent after the TLS flood" 10 rows_at_least good $((GOOD_MID + 1))
 harness_log "TLS flood: $(cat "$HARNESS_DIR/tls_flood.out"); refused $REFUSED_BEFORE -> $(refused_connections) (cap $CAP); fds $FD_BASELINE -> $FD_PEAK -> $(fds)"
+
+# --- T2, TLS part: a TLS peer declaring a 2^40-byte message, then stalling
+# After the handshake and nng's SP header (REQ, protocol 0x30), a message
+# length of 2^40: over the receive limit, so the collector closes the pipe
+# at once instead of waiting for (or allocating) the declared size.
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$COLLECTOR_PID/status"; }
+# tls_peer NAME LENGTH_BYTES: a TLS peer that sends the SP header and a
+# message length (8 bytes, big-endian, as printf escapes), then stalls
+tls_peer() {
+	mkfifo "$HARNESS_DIR/$1.fifo"
+	(printf "\x00SP\x00\x00\x30\x00\x00$2"; sleep 30) >"$HARNESS_DIR/$1.fifo" &
+	FEEDER_PID=$!
+	timeout 40 openssl s_client -quiet -connect "127.0.0.1:${COLLECTOR_LISTEN##*:}" \
+		-CAfile "$CERTS/ca.crt" -cert "$CERTS/agent.crt" -key "$CERTS/agent.key" \
+		<"$HARNESS_DIR/$1.fifo" >"$HARNESS_DIR/$1.out" 2>&1 &
+	PEER_PID=$!
+}
+# the control: an honest 16-byte length and a stall is held (the 10 s
+# limit is nng's for a message that never comes, not a refusal)
+tls_peer honest '\x00\x00\x00\x00\x00\x00\x00\x10'
+sleep 3
+kill -0 "$PEER_PID" 2>/dev/null || harness_fail "the collector closed a TLS peer that declared 16 bytes: $(head -c 400 "$HARNESS_DIR/honest.out")"
+kill "$PEER_PID" "$FEEDER_PID" 2>/dev/null || true
+RSS_BEFORE=$(rss_kb)
+LIE_START=$SECONDS
+tls_peer lie '\x00\x00\x01\x00\x00\x00\x00\x00'
+LIAR_PID=$PEER_PID
+lie_ended() { ! kill -0 "$LIAR_PID" 2>/dev/null; }
+harness_wait_for "the collector to cut off the 2^40-byte TLS message" 15 lie_ended
+LIE_TOOK=$((SECONDS - LIE_START))
+kill "$FEEDER_PID" 2>/dev/null || true
+grep -q "verify return:1\|depth=0" "$HARNESS_DIR/lie.out" ||
+	harness_fail "the lying TLS client never completed its handshake: $(head -c 400 "$HARNESS_DIR/lie.out")"
+RSS_AFTER=$(rss_kb)
+[ $((RSS_AFTER - RSS_BEFORE)) -lt 51200 ] ||
+	harness_fail "collector RSS grew $((RSS_AFTER - RSS_BEFORE)) kB for a declared 2^40-byte message"
+GOOD_NOW=$(rows good)
+harness_wait_for "the good agent after the length lie" 10 rows_at_least good $((GOOD_NOW + 1))
+harness_log "T2 over TLS: a declared 2^40-byte message cut off within ${LIE_TOOK}s; RSS ${RSS_BEFORE} -> ${RSS_AFTER} kB"
 
 harness_log "PASS: mutual TLS on agents, actions, CLI and HTTPS; $(failures) refused handshake(s) counted, none stored"
