@@ -12,7 +12,8 @@
 #   - the lone server's agent stopped: its status becomes "stale"; the agent
 #     back and Postgres stopped: "down";
 #   - failover: the replica promoted becomes a primary of the same cluster
-#     (no new cluster) and its role change is dated;
+#     (no new cluster) and its role change is dated; the old primary,
+#     rebuilt as its standby, comes back as a replica of the same cluster;
 #   - the table outputs (no --json) print their headers.
 source "$(dirname "$0")/../harness/lib.sh"
 command -v jq >/dev/null || harness_fail "jq is required"
@@ -190,4 +191,28 @@ check "the primary's role never changed" "$F" \
 	'.[] | select(.instance == "primary") | .role_changed_us == 0'
 harness_wait_for "no standby row after promotion" 30 replication_is \
 	'all(.[]; .kind != "standby")'
-harness_log "PASS: fleet, replication, activity, stale, down and failover"
+
+# the old primary rejoins as a standby of the promoted one (rebuilt from it
+# with pg_basebackup on its old port, as after a failover without
+# pg_rewind): same instance, same cluster, its role change dated, its
+# upstream the new primary
+as_postgres "$PG_BIN/pg_ctl" -D "$HARNESS_DIR/primary" stop -m fast -w >/dev/null ||
+	harness_fail "the old primary did not stop"
+rm -rf "$HARNESS_DIR/primary"
+as_postgres "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$REPLICA_PORT" -U postgres \
+	-D "$HARNESS_DIR/primary" -R -X stream --no-sync >"$HARNESS_DIR/log/rejoin.log" 2>&1 ||
+	harness_fail "pg_basebackup of the old primary from the promoted one failed"
+echo "port = $PRIMARY_PORT" >>"$HARNESS_DIR/primary/postgresql.conf"
+as_postgres "$PG_BIN/pg_ctl" -D "$HARNESS_DIR/primary" -l "$HARNESS_DIR/primary/server.log" \
+	-w -t 60 start >/dev/null || harness_fail "the old primary did not start as a standby"
+harness_wait_for "the old primary reporting as a replica" 40 fleet_is \
+	'any(.[]; .instance == "primary" and .role == "replica")'
+harness_wait_for "the old primary's upstream" 30 fleet_is \
+	'any(.[]; .instance == "primary" and .upstream == "replica")'
+F=$(fleet)
+check "same cluster after the old primary rejoined" "$F" \
+	"[.[] | select(.instance == \"primary\" or .instance == \"replica\") | .cluster] == [\"$CLUSTER\", \"$CLUSTER\"]"
+check "still two clusters after the rejoin" "$F" '[.[].cluster] | unique | length == 2'
+check "the old primary's role change is dated" "$F" \
+	'.[] | select(.instance == "primary") | .role_changed_us > 0 and .role_changed != ""'
+harness_log "PASS: fleet, replication, activity, stale, down, failover and the old primary's rejoin"
