@@ -38,10 +38,13 @@ run_suite sanitize -DPGFLEET_SANITIZE=ON
 
 # unit tests under valgrind: every allocation freed, no invalid access
 echo "=== valgrind (unit tests, plain build)" >&2
+valgrind_options="-q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
 for test in build-test-plain/tests/test_*; do
 	[ -x "$test" ] || continue
-	if valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
-		--error-exitcode=99 "$test" >/dev/null 2>"$test.valgrind.log"; then
+	# it needs a PostgreSQL server: run under valgrind by its e2e below
+	[ "$(basename "$test")" = test_store_pg ] && continue
+	# shellcheck disable=SC2086
+	if valgrind $valgrind_options "$test" >/dev/null 2>"$test.valgrind.log"; then
 		passed=$((passed + 1))
 	else
 		echo "valgrind: $(basename "$test") FAILED" >&2
@@ -49,6 +52,16 @@ for test in build-test-plain/tests/test_*; do
 		failed=$((failed + 1))
 	fi
 done
+
+# test_store_pg against the server its e2e test starts, under valgrind
+if (cd build-test-plain && PGFLEET_TEST_WRAPPER="valgrind $valgrind_options" \
+	ctest -R '^e2e_store_pg_compare$' --output-on-failure --timeout 600 >store_pg_valgrind.log 2>&1); then
+	passed=$((passed + 1))
+else
+	echo "valgrind: test_store_pg FAILED" >&2
+	tail -n 60 build-test-plain/store_pg_valgrind.log >&2
+	failed=$((failed + 1))
+fi
 
 # bounded fuzzing (tests/fuzz): in CI only, when clang is there; each
 # libFuzzer target runs FUZZ_SECONDS from its seed corpus (new inputs go
