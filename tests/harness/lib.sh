@@ -29,6 +29,8 @@ set -euo pipefail
 
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 PGFLEET_BIN_DIR=${PGFLEET_BIN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" && pwd)}
+# sanitizer builds: leaks that are nng's, not ours (tests/lsan.supp says which)
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lsan.supp}
 HARNESS_PREFIX=${TMPDIR:-/tmp}/pgfleet-harness.
 declare -A HARNESS_PIDS=()
 
