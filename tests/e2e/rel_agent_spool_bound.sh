@@ -37,8 +37,13 @@ harness_wait_for "reports past seq $M" 30 caught_up
 
 first=$(sql "SELECT min(seq) FROM reports WHERE agent_id = '$AGENT_ID' AND seq > $S0")
 last=$(sql "SELECT max(seq) FROM reports WHERE agent_id = '$AGENT_ID'")
-count=$(sql "SELECT count(*) FROM reports WHERE agent_id = '$AGENT_ID' AND seq BETWEEN $first AND $last")
-[ "$count" = $((last - first + 1)) ] || harness_fail "stored seqs $first..$last have holes ($count rows)"
+# The newest are kept: contiguous from the second stored seq on. The first
+# may stand apart: the age bound goes on dropping while the backlog drains,
+# oldest first but never the report in flight, so on a slow machine (ASan)
+# the head in flight is stored and the next one, aged out meanwhile, is not.
+second=$(sql "SELECT min(seq) FROM reports WHERE agent_id = '$AGENT_ID' AND seq > $first")
+count=$(sql "SELECT count(*) FROM reports WHERE agent_id = '$AGENT_ID' AND seq BETWEEN $second AND $last")
+[ "$count" = $((last - second + 1)) ] || harness_fail "stored seqs $second..$last have holes ($count rows; first $first)"
 # reports older than the 3 s bound were dropped: the first ones of the
 # outage never arrive
 [ "$first" -gt $((S0 + 3)) ] || harness_fail "seq $first of the outage stored: older than the age bound"
@@ -48,4 +53,4 @@ harness_wait_for "dropped >= $((first - S0 - 1))" 15 counted
 # the agent's memory is flat while it drops: no backlog piles up
 [ $((rss_late - rss_early)) -lt 2048 ] || harness_fail "agent RSS grew from $rss_early kB to $rss_late kB during the outage"
 [ "$rss_late" -lt 65536 ] || harness_fail "agent RSS $rss_late kB is above 64 MiB"
-harness_log "PASS: outage seqs $((S0 + 1))..$M made, $((S0 + 1))..$((first - 1)) dropped (oldest first), $first..$last stored without a hole, $(dropped) dropped and counted; RSS $rss_early -> $rss_late kB"
+harness_log "PASS: outage seqs $((S0 + 1))..$M made, $((S0 + 1))..$((first - 1)) dropped (oldest first), $first, $second..$last stored, $(dropped) dropped and counted; RSS $rss_early -> $rss_late kB"
