@@ -63,7 +63,8 @@ store_sqlite_families_write(struct store_sqlite *store, int64_t instance_id,
 
 	if (count == 0)
 		return SQLITE_OK;
-	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	/* every report passes here: prepared once per store */
+	rc = sqlite_prepare_cached(store, sql, &stmt);
 	if (rc != SQLITE_OK)
 		return rc;
 	for (size_t i = 0; i < count && rc == SQLITE_OK; i++) {
@@ -78,7 +79,8 @@ store_sqlite_families_write(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_bind_int64(stmt, 7, entries[i].dealloc);
 		rc = sqlite_step_done(stmt);
 	}
-	sqlite3_finalize(stmt);
+	/* the store owns the cached statement: reset, never finalized here */
+	sqlite3_reset(stmt);
 	return rc;
 }
 
