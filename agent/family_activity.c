@@ -266,13 +266,23 @@ collect_groups(struct family_context *context, Pgfleet__V1__ActivityFamily *fami
 	return lock_waiting;
 }
 
+const char *
+activity_limits_sql(int server_version_num)
+{
+	if (server_version_num >= 160000)
+		return "SELECT pg_catalog.current_setting('max_connections')::int8,"
+		       " pg_catalog.current_setting('superuser_reserved_connections')::int8"
+		       " + pg_catalog.current_setting('reserved_connections')::int8";
+	return "SELECT pg_catalog.current_setting('max_connections')::int8,"
+	       " pg_catalog.current_setting('superuser_reserved_connections')::int8";
+}
+
 static void
 collect_limits(struct family_context *context, Pgfleet__V1__ActivityFamily *family)
 {
 	PGresult *result = family_query(context, context->session, NULL,
 	    "could not read connection limits",
-	    "SELECT pg_catalog.current_setting('max_connections')::int8,"
-	    " pg_catalog.current_setting('superuser_reserved_connections')::int8");
+	    activity_limits_sql(context->server_version));
 	if (result == NULL)
 		return;
 	if (PQntuples(result) == 1) {

@@ -17,4 +17,13 @@
  */
 bool activity_blocking_sql(int server_version_num, char *buf, size_t size);
 
+/*
+ * activity_limits_sql returns the query of max_connections and the
+ * connection slots ordinary roles cannot use, for server_version_num:
+ * superuser_reserved_connections, plus on PG 16+ reserved_connections
+ * (slots kept for roles with pg_use_reserved_connections). An
+ * application's pool can only count on what is left.
+ */
+const char *activity_limits_sql(int server_version_num);
+
 #endif

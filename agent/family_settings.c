@@ -40,6 +40,8 @@ static const char *const settings_names[] = {
 	"autovacuum_vacuum_insert_scale_factor",
 	"max_connections",
 	"superuser_reserved_connections",
+	/* PG 16+: slots for pg_use_reserved_connections, also not for pools */
+	"reserved_connections",
 	"work_mem",
 	"maintenance_work_mem",
 	"shared_buffers",

@@ -75,6 +75,26 @@ test_paused_by_version(void **state)
 	    "pg_catalog.pg_get_wal_replay_pause_state() <> 'not paused'");
 }
 
+/* The slots a pool cannot use: superuser_reserved_connections, plus on
+ * PG 16+ reserved_connections (a setting older servers do not have). */
+static void
+test_limits_by_version(void **state)
+{
+	static const int before16[] = {130000, 140000, 150004, 159999};
+	static const int from16[] = {160000, 170002};
+	(void) state;
+	for (size_t i = 0; i < sizeof(before16) / sizeof(before16[0]); i++) {
+		const char *sql = activity_limits_sql(before16[i]);
+		assert_non_null(strstr(sql, "'superuser_reserved_connections'"));
+		assert_null(strstr(sql, "'reserved_connections'"));
+	}
+	for (size_t i = 0; i < sizeof(from16) / sizeof(from16[0]); i++) {
+		const char *sql = activity_limits_sql(from16[i]);
+		assert_non_null(strstr(sql, "'superuser_reserved_connections'"));
+		assert_non_null(strstr(sql, "+ pg_catalog.current_setting('reserved_connections')"));
+	}
+}
+
 int
 main(void)
 {
@@ -84,6 +104,7 @@ main(void)
 	    cmocka_unit_test(test_blocking_asks_only_waiting_backends),
 	    cmocka_unit_test(test_blocking_refuses_a_small_buffer),
 	    cmocka_unit_test(test_paused_by_version),
+	    cmocka_unit_test(test_limits_by_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
