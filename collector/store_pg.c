@@ -888,11 +888,13 @@ insert_statements(struct store_pg *store, int64_t instance_id,
 		    " fingerprint = excluded.fingerprint",
 		    &params);
 	}
-	/* a late family (a time already rolled up) would be added to the
-	 * rollups here, as store_sqlite_rollup_late does; this store does not
-	 * roll up yet (maintain), so its watermarks are 0 and every family
-	 * is on time */
-	return pg_pipeline_end(store, &pipeline, "store the statements", errbuf, errlen);
+	{
+		int rv = pg_pipeline_end(store, &pipeline, "store the statements", errbuf, errlen);
+		/* a late family (a time already rolled up) goes to the rollups
+		 * too, as store_sqlite_rollup_late adds it */
+		return rv != PGF_OK ? rv
+				    : store_pg_rollup_late(store, instance_id, family, errbuf, errlen);
+	}
 }
 
 static int
@@ -946,8 +948,16 @@ pg_write_report(struct store *base, const Pgfleet__V1__Report *report, int64_t r
 			PGF_OK ||
 		    (rv = store_pg_tables_write(store, instance_id, report, errbuf, errlen)) !=
 			PGF_OK ||
+		    (rv = store_pg_indexes_write(store, instance_id, report, errbuf, errlen)) !=
+			PGF_OK ||
+		    (rv = store_pg_pools_write(store, instance_id, report, errbuf, errlen)) !=
+			PGF_OK ||
+		    (rv = store_pg_settings_write(store, instance_id, report, errbuf, errlen)) !=
+			PGF_OK ||
 		    (rv = store_pg_gaps_write(store, instance_id, report, received_at_us, errbuf,
-			 errlen)) != PGF_OK)
+			 errlen)) != PGF_OK ||
+		    (rv = store_pg_families_write(store, instance_id, report, errbuf, errlen)) !=
+			PGF_OK)
 			goto fail;
 	}
 	if ((rv = pg_command(store, store->in_batch ? "RELEASE report" : "COMMIT",
@@ -1184,14 +1194,26 @@ pg_query_trend(struct store *base, const Pgfleet__V1__QueryTrendRequest *request
 		if (point->bucket == NULL)
 			goto done;
 	}
-	snprintf(sql, sizeof(sql),
-	    "SELECT (s.ts_us - $1) / $2, sum(s.calls), sum(s.total_exec_time_ms), sum(s.rows)"
-	    " FROM %s s JOIN instances i USING (instance_id)"
-	    " WHERE s.queryid = $3 AND s.ts_us >= $1 AND s.ts_us < $4"
-	    "  AND ($5 = '' OR i.name = $5) AND ($6 = '' OR i.system_identifier = $6)"
-	    "  AND ($7 = '' OR s.datname = $7)"
-	    " GROUP BY 1 ORDER BY 1",
-	    store_pg_statement_source);
+	if (scope == NULL || (scope->instance[0] == '\0' && scope->cluster[0] == '\0'))
+		/* the whole fleet: its own rollups, a row per bucket, not one
+		 * per instance per bucket, as the SQLite store reads it ($5 and
+		 * $6 are '' here) */
+		snprintf(sql, sizeof(sql),
+		    "SELECT (s.ts_us - $1) / $2, sum(s.calls), sum(s.total_exec_time_ms),"
+		    " sum(s.rows) FROM %s s"
+		    " WHERE s.queryid = $3 AND s.ts_us >= $1 AND s.ts_us < $4"
+		    "  AND $5 = '' AND $6 = '' AND ($7 = '' OR s.datname = $7)"
+		    " GROUP BY 1 ORDER BY 1",
+		    store_pg_fleet_statement_source);
+	else
+		snprintf(sql, sizeof(sql),
+		    "SELECT (s.ts_us - $1) / $2, sum(s.calls), sum(s.total_exec_time_ms), sum(s.rows)"
+		    " FROM %s s JOIN instances i USING (instance_id)"
+		    " WHERE s.queryid = $3 AND s.ts_us >= $1 AND s.ts_us < $4"
+		    "  AND ($5 = '' OR i.name = $5) AND ($6 = '' OR i.system_identifier = $6)"
+		    "  AND ($7 = '' OR s.datname = $7)"
+		    " GROUP BY 1 ORDER BY 1",
+		    store_pg_statement_source);
 	pg_params_init(&params);
 	pg_param_int(&params, since_us);
 	pg_param_int(&params, bucket_us);
@@ -1307,89 +1329,9 @@ pg_statement_text(struct store *base, const char *instance, int64_t queryid, cha
 #define NOT_YET(op) \
 	snprintf(errbuf, errlen, "the postgresql store does not answer %s yet", op)
 
-static int
-pg_maintain(struct store *s, int64_t now_us, const struct store_retention *retention,
-    bool *more, char *errbuf, size_t errlen)
-{
-	(void) s, (void) now_us, (void) retention;
-	*more = false;
-	/* nothing is rolled up or deleted: the history grows until this is
-	 * written (README, "PostgreSQL store") */
-	NOT_YET("maintain (rollups and retention)");
-	return PGF_EINVAL;
-}
 
-static int
-pg_index_recommendations(struct store *s, const Pgfleet__V1__IndexRecommendationsRequest *q,
-    Pgfleet__V1__IndexRecommendations *a, char *errbuf, size_t errlen)
-{
-	(void) s, (void) q, (void) a;
-	NOT_YET("index-recommendations");
-	return PGF_EINVAL;
-}
 
-static int
-pg_metrics(struct store *s, size_t top, int64_t now_us, struct metrics_set *set, char *errbuf,
-    size_t errlen)
-{
-	(void) s, (void) top, (void) now_us, (void) set;
-	NOT_YET("/metrics");
-	return PGF_EINVAL;
-}
 
-static int
-pg_pool_stats(struct store *s, const Pgfleet__V1__PoolStatsRequest *q,
-    Pgfleet__V1__PoolStats *a, char *errbuf, size_t errlen)
-{
-	(void) s, (void) q, (void) a;
-	NOT_YET("pool-stats");
-	return PGF_EINVAL;
-}
-
-static int
-pg_pool_recommendation(struct store *s, const Pgfleet__V1__PoolRecommendationRequest *q,
-    Pgfleet__V1__PoolRecommendation *a, char *errbuf, size_t errlen)
-{
-	(void) s, (void) q, (void) a;
-	NOT_YET("pool-recommendation");
-	return PGF_EINVAL;
-}
-
-static int
-pg_query_regressions(struct store *s, const Pgfleet__V1__QueryRegressionsRequest *q,
-    Pgfleet__V1__QueryRegressions *a, char *errbuf, size_t errlen)
-{
-	(void) s, (void) q, (void) a;
-	NOT_YET("query-regressions");
-	return PGF_EINVAL;
-}
-
-static int
-pg_vacuum_facts(struct store *s, const Pgfleet__V1__Scope *scope,
-    struct vacuum_fact_set *out, char *errbuf, size_t errlen)
-{
-	(void) s, (void) scope, (void) out;
-	NOT_YET("vacuum-advice");
-	return PGF_EINVAL;
-}
-
-static int
-pg_replication_facts(struct store *s, const Pgfleet__V1__Scope *scope,
-    struct replication_fact_set *out, char *errbuf, size_t errlen)
-{
-	(void) s, (void) scope, (void) out;
-	NOT_YET("replication-advice");
-	return PGF_EINVAL;
-}
-
-static int
-pg_checklist_facts(struct store *s, const Pgfleet__V1__Scope *scope,
-    struct checklist_fact_set *out, char *errbuf, size_t errlen)
-{
-	(void) s, (void) scope, (void) out;
-	NOT_YET("checklist");
-	return PGF_EINVAL;
-}
 
 /* ---- opening and closing ----------------------------------------------- */
 
@@ -1416,20 +1358,18 @@ static const struct store_ops pg_ops = {
 	.query_trend = pg_query_trend,
 	.batch_begin = pg_batch_begin,
 	.batch_end = pg_batch_end,
-	.maintain = pg_maintain,
+	.maintain = store_pg_maintain,
 	.table_trend = store_pg_table_trend,
 	.replication_trend = store_pg_replication_trend,
-	.index_recommendations = pg_index_recommendations,
-	/* NULL: "no index checks" (store_index_checks): index advice is
-	 * not kept here yet */
-	.index_checks = NULL,
-	.metrics = pg_metrics,
-	.pool_stats = pg_pool_stats,
-	.pool_recommendation = pg_pool_recommendation,
-	.query_regressions = pg_query_regressions,
-	.vacuum_facts = pg_vacuum_facts,
-	.replication_facts = pg_replication_facts,
-	.checklist_facts = pg_checklist_facts,
+	.index_recommendations = store_pg_index_recommendations,
+	.index_checks = store_pg_index_checks,
+	.metrics = store_pg_metrics,
+	.pool_stats = store_pg_pool_stats,
+	.pool_recommendation = store_pg_pool_recommendation,
+	.query_regressions = store_pg_query_regressions,
+	.vacuum_facts = store_pg_vacuum_facts,
+	.replication_facts = store_pg_replication_facts,
+	.checklist_facts = store_pg_checklist_facts,
 	.statement_text = pg_statement_text,
 	.close = pg_close,
 };

@@ -524,9 +524,13 @@ store_pg_fleet(struct store *base, const Pgfleet__V1__FleetRequest *request,
 	    " FROM f ORDER BY f.system_identifier, f.role <> 'primary', f.name"
 	    " LIMIT $5";
 	struct store_pg *store = (struct store_pg *) base;
-
-	return pg_list(store, &answer->base, "rows", sql, request->scope, request->limit, errbuf,
+	int rv = pg_list(store, &answer->base, "rows", sql, request->scope, request->limit, errbuf,
 	    errlen);
+
+	/* each row's family statuses (store_pg_families.c) */
+	if (rv == PGF_OK)
+		rv = store_pg_families_fill(store, answer, errbuf, errlen);
+	return rv;
 }
 
 /* Sessions of one kind, oldest first by ORDER_BY. */

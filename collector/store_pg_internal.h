@@ -5,7 +5,11 @@
  * module: store_pg.c (connection, schema, reports, statements, batches,
  * texts, trends), store_pg_fleet.c (instances, roles, activity,
  * replication), store_pg_gaps.c (delivery bookkeeping), store_pg_slow.c
- * (slow-queries), store_pg_tables.c (tables, indexes, bloat). Its SQL is the SQLite store's, translated, so both answer
+ * (slow-queries), store_pg_tables.c (tables, indexes, bloat),
+ * store_pg_indexes.c (index recommendations and checks),
+ * store_pg_pools.c (pools, regressions), store_pg_families.c (family
+ * statuses, settings), store_pg_advice.c (vacuum, replication and
+ * checklist facts), store_pg_metrics.c (/metrics). Its SQL is the SQLite store's, translated, so both answer
  * every question the same (tests/unit/test_store_pg.c compares them).
  *
  * Everything goes through libpq's text protocol with parameters typed
@@ -140,6 +144,19 @@ int pg_buckets_init(struct pg_buckets *buckets, const Pgfleet__V1__Scope *scope,
  * raw, hourly and daily rows each counted once. */
 extern const char store_pg_statement_source[];
 
+/* Rollups and retention (store_pg_rollup.c, as store_sqlite_rollup.c):
+ * store_pg_fleet_statement_source is the fleet-wide levels read as
+ * store_sqlite_fleet_statement_source (ts_us, datname, queryid, calls,
+ * total_exec_time_ms, rows); store_pg_rollup_late adds a statements family
+ * stored for a time already rolled up to the rollups, inside the report's
+ * transaction (it locks the watermarks FOR SHARE until it ends);
+ * store_pg_maintain is the maintain op (store.h). */
+extern const char store_pg_fleet_statement_source[];
+int store_pg_rollup_late(struct store_pg *store, int64_t instance_id,
+    const Pgfleet__V1__StatementsFamily *family, char *errbuf, size_t errlen);
+int store_pg_maintain(struct store *store, int64_t now_us,
+    const struct store_retention *retention, bool *more, char *errbuf, size_t errlen);
+
 /* Write hooks, inside the report's transaction, for a report stored for
  * the first time. */
 int store_pg_fleet_write(struct store_pg *store, int64_t instance_id,
@@ -148,6 +165,32 @@ int store_pg_tables_write(struct store_pg *store, int64_t instance_id,
     const Pgfleet__V1__Report *report, char *errbuf, size_t errlen);
 int store_pg_gaps_write(struct store_pg *store, int64_t instance_id,
     const Pgfleet__V1__Report *report, int64_t received_at_us, char *errbuf, size_t errlen);
+/* Index facts (store_pg_indexes.c): each index's key columns, the foreign
+ * keys, statistics resets and hypopg verdicts, as store_sqlite_indexes.c. */
+int store_pg_indexes_write(struct store_pg *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report, char *errbuf, size_t errlen);
+/* Pools (store_pg_pools.c): each application's connections per activity
+ * snapshot (pool_app_samples) and each pgbouncer pool (pooler_samples),
+ * as store_sqlite_pools_write. */
+int store_pg_pools_write(struct store_pg *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report, char *errbuf, size_t errlen);
+/* Family statuses (store_pg_families.c): the latest of each family per
+ * instance (family_status), as store_sqlite_families_write; and
+ * store_pg_families_fill, the families of every row of a fleet answer
+ * (after the fleet listing), as store_sqlite_families_fill. */
+int store_pg_families_write(struct store_pg *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report, char *errbuf, size_t errlen);
+int store_pg_families_fill(struct store_pg *store, Pgfleet__V1__Fleet *answer, char *errbuf,
+    size_t errlen);
+/* SETTINGS: store_pg_settings_write (store_pg_families.c) is what writes
+ * the settings, as store_sqlite_advice_write: advice_instance
+ * (settings_ts_us, tables_ts_us, freeze_max_age), advice_settings (name,
+ * setting), advice_extensions (datname, name, version) and
+ * advice_table_options (datname, schemaname, relname, insert_threshold,
+ * insert_scale_factor), the columns of store_sqlite_advice_schema, latest
+ * family only (an older one is ignored). */
+int store_pg_settings_write(struct store_pg *store, int64_t instance_id,
+    const Pgfleet__V1__Report *report, char *errbuf, size_t errlen);
 
 /* Answers (store ops; see store.h). */
 int store_pg_fleet(struct store *store, const Pgfleet__V1__FleetRequest *request,
@@ -169,5 +212,31 @@ int store_pg_replication_trend(struct store *store,
     Pgfleet__V1__ReplicationTrend *answer, char *errbuf, size_t errlen);
 int store_pg_slow_queries(struct store *store, const Pgfleet__V1__SlowQueriesRequest *request,
     Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen);
+/* Index recommendations and the proposals agents check (store_pg_indexes.c). */
+int store_pg_index_recommendations(struct store *store,
+    const Pgfleet__V1__IndexRecommendationsRequest *request,
+    Pgfleet__V1__IndexRecommendations *answer, char *errbuf, size_t errlen);
+int store_pg_index_checks(struct store *store, const Pgfleet__V1__Report *report,
+    Pgfleet__V1__IndexCheckRequest ***checks, size_t *count, char *errbuf, size_t errlen);
+/* Pools and regressions (store_pg_pools.c). */
+int store_pg_pool_stats(struct store *store, const Pgfleet__V1__PoolStatsRequest *request,
+    Pgfleet__V1__PoolStats *answer, char *errbuf, size_t errlen);
+int store_pg_pool_recommendation(struct store *store,
+    const Pgfleet__V1__PoolRecommendationRequest *request,
+    Pgfleet__V1__PoolRecommendation *answer, char *errbuf, size_t errlen);
+int store_pg_query_regressions(struct store *store,
+    const Pgfleet__V1__QueryRegressionsRequest *request,
+    Pgfleet__V1__QueryRegressions *answer, char *errbuf, size_t errlen);
+
+/* Advice facts (store_pg_advice.c) and /metrics (store_pg_metrics.c):
+ * store ops, see store.h. */
+int store_pg_vacuum_facts(struct store *store, const Pgfleet__V1__Scope *scope,
+    struct vacuum_fact_set *out, char *errbuf, size_t errlen);
+int store_pg_replication_facts(struct store *store, const Pgfleet__V1__Scope *scope,
+    struct replication_fact_set *out, char *errbuf, size_t errlen);
+int store_pg_checklist_facts(struct store *store, const Pgfleet__V1__Scope *scope,
+    struct checklist_fact_set *out, char *errbuf, size_t errlen);
+int store_pg_metrics(struct store *store, size_t top_statements, int64_t now_us,
+    struct metrics_set *set, char *errbuf, size_t errlen);
 
 #endif

@@ -399,3 +399,250 @@ CREATE TABLE bloat_estimates (
 );
 CREATE INDEX bloat_estimates_by_relation ON bloat_estimates
   (instance_id, ts_us, datname, schemaname, relname, indexrelname);
+
+-- version 3
+-- maintenance (store_pg_rollup.c; store_sqlite_rollup.c's migrations 4, 6
+-- and 12): the rollup levels' time indexes (pruning takes the oldest
+-- bucket), statement totals (each statement's figures over everything
+-- rolled up: bounds for slow-queries over long windows) and the
+-- fleet-wide levels, the per-instance rows added up across instances by
+-- (queryid, bucket, database name) for query-trend over the whole fleet.
+-- The fleet levels have no instance: Citus reference tables.
+CREATE INDEX statement_stats_hourly_by_time ON statement_stats_hourly (bucket_us);
+CREATE INDEX statement_stats_daily_by_time ON statement_stats_daily (bucket_us);
+CREATE TABLE statement_totals (
+  instance_id bigint NOT NULL,
+  dbid bigint NOT NULL,
+  queryid bigint NOT NULL,
+  calls bigint NOT NULL,
+  total_exec_time_ms double precision NOT NULL,
+  max_exec_time_ms double precision NOT NULL,
+  PRIMARY KEY (instance_id, dbid, queryid)
+);
+CREATE TABLE statement_fleet_hourly (
+  queryid bigint NOT NULL,
+  bucket_us bigint NOT NULL,
+  datname text COLLATE "C" NOT NULL,
+  calls bigint NOT NULL,
+  total_exec_time_ms double precision NOT NULL,
+  rows bigint NOT NULL,
+  PRIMARY KEY (queryid, bucket_us, datname)
+);
+CREATE TABLE statement_fleet_daily (LIKE statement_fleet_hourly INCLUDING ALL);
+CREATE INDEX statement_fleet_hourly_by_time ON statement_fleet_hourly (bucket_us);
+CREATE INDEX statement_fleet_daily_by_time ON statement_fleet_daily (bucket_us);
+-- what is rolled up already (nothing before this version, which brought
+-- maintenance: kept for a store whose levels were filled by hand)
+INSERT INTO statement_totals (instance_id, dbid, queryid, calls, total_exec_time_ms,
+  max_exec_time_ms)
+SELECT instance_id, dbid, queryid, sum(calls), sum(total_exec_time_ms), max(max_exec_time_ms)
+FROM (SELECT instance_id, dbid, queryid, calls, total_exec_time_ms, max_exec_time_ms
+      FROM statement_stats_hourly
+      WHERE bucket_us >= (SELECT until_us FROM rollup_state WHERE name = 'daily')
+        AND bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'hourly')
+      UNION ALL
+      SELECT instance_id, dbid, queryid, calls, total_exec_time_ms, max_exec_time_ms
+      FROM statement_stats_daily
+      WHERE bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'daily')) s
+GROUP BY 1, 2, 3;
+INSERT INTO statement_fleet_hourly
+SELECT queryid, bucket_us, datname, sum(calls), sum(total_exec_time_ms), sum(rows)
+FROM statement_stats_hourly GROUP BY 1, 2, 3;
+INSERT INTO statement_fleet_daily
+SELECT queryid, bucket_us, datname, sum(calls), sum(total_exec_time_ms), sum(rows)
+FROM statement_stats_daily GROUP BY 1, 2, 3;
+
+-- version 4
+-- pools, settings and family statuses (store_pg_pools.c and
+-- store_pg_families.c; store_sqlite_pools.c, store_sqlite_advice.c and
+-- store_sqlite_families.c on SQLite). Regressions read the statement
+-- history and need no table of their own.
+--   pool_app_samples   per activity snapshot: each (application,
+--                      database)'s client connections, held, busy, idle,
+--                      waiting (the groups of a snapshot added up)
+--   pooler_samples     per pool family: each pgbouncer pool (SHOW POOLS)
+--                      with SHOW CONFIG's pool sizes
+--   family_status      the latest status of each family per instance
+--   advice_instance    per instance: when its settings and tables families
+--                      were last stored, and autovacuum_freeze_max_age
+--   advice_settings    the latest settings family (name -> setting)
+--   advice_extensions  the latest extensions per database
+--   advice_table_options the insert variant of the autovacuum trigger per
+--                      table, from the latest tables family
+-- The advice_* tables and family_status hold the latest state only.
+CREATE TABLE pool_app_samples (
+  instance_id bigint NOT NULL REFERENCES instances,
+  ts_us bigint NOT NULL,
+  application_name text COLLATE "C" NOT NULL,
+  datname text COLLATE "C" NOT NULL,
+  total bigint NOT NULL,
+  busy bigint NOT NULL,
+  idle bigint NOT NULL,
+  waiting bigint NOT NULL,
+  PRIMARY KEY (instance_id, ts_us, application_name, datname)
+);
+CREATE TABLE pooler_samples (
+  instance_id bigint NOT NULL REFERENCES instances,
+  ts_us bigint NOT NULL,
+  id bigserial,
+  database text COLLATE "C" NOT NULL,
+  username text COLLATE "C" NOT NULL,
+  cl_active bigint NOT NULL,
+  cl_waiting bigint NOT NULL,
+  sv_active bigint NOT NULL,
+  sv_idle bigint NOT NULL,
+  sv_used bigint NOT NULL,
+  sv_tested bigint NOT NULL,
+  sv_login bigint NOT NULL,
+  maxwait_seconds double precision NOT NULL,
+  default_pool_size bigint NOT NULL,
+  reserve_pool_size bigint NOT NULL,
+  PRIMARY KEY (instance_id, ts_us, id)
+);
+CREATE TABLE family_status (
+  instance_id bigint NOT NULL REFERENCES instances,
+  family text COLLATE "C" NOT NULL,
+  status text COLLATE "C" NOT NULL,
+  detail text COLLATE "C" NOT NULL,
+  updated_at_us bigint NOT NULL,
+  last_problem text COLLATE "C" NOT NULL DEFAULT '',
+  last_problem_at_us bigint NOT NULL DEFAULT 0,
+  problem_reports bigint NOT NULL DEFAULT 0,
+  dealloc bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (instance_id, family)
+);
+CREATE TABLE advice_instance (
+  instance_id bigint PRIMARY KEY REFERENCES instances,
+  settings_ts_us bigint NOT NULL DEFAULT 0,
+  tables_ts_us bigint NOT NULL DEFAULT 0,
+  freeze_max_age bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE advice_settings (
+  instance_id bigint NOT NULL REFERENCES instances,
+  name text COLLATE "C" NOT NULL,
+  setting text COLLATE "C" NOT NULL,
+  PRIMARY KEY (instance_id, name)
+);
+CREATE TABLE advice_extensions (
+  instance_id bigint NOT NULL REFERENCES instances,
+  datname text COLLATE "C" NOT NULL,
+  name text COLLATE "C" NOT NULL,
+  version text COLLATE "C" NOT NULL,
+  PRIMARY KEY (instance_id, datname, name)
+);
+CREATE TABLE advice_table_options (
+  instance_id bigint NOT NULL REFERENCES instances,
+  datname text COLLATE "C" NOT NULL,
+  schemaname text COLLATE "C" NOT NULL,
+  relname text COLLATE "C" NOT NULL,
+  insert_threshold bigint NOT NULL,
+  insert_scale_factor double precision NOT NULL,
+  PRIMARY KEY (instance_id, datname, schemaname, relname)
+);
+
+-- version 5
+-- index advice facts (store_pg_indexes.c; store_sqlite_indexes.c's
+-- migrations 7 and 13): each index's latest key columns (joined with
+-- U+001F), each instance's latest foreign keys, every statistics reset
+-- reported, hypopg's verdicts on proposed indexes, and how many tables
+-- snapshots an instance sent since its proposals were last worked out
+CREATE TABLE index_columns (
+  instance_id bigint NOT NULL REFERENCES instances,
+  datname text COLLATE "C" NOT NULL,
+  schemaname text COLLATE "C" NOT NULL,
+  indexrelname text COLLATE "C" NOT NULL,
+  columns text COLLATE "C" NOT NULL,
+  PRIMARY KEY (instance_id, datname, schemaname, indexrelname)
+);
+CREATE TABLE foreign_keys (
+  instance_id bigint NOT NULL REFERENCES instances,
+  datname text COLLATE "C" NOT NULL,
+  schemaname text COLLATE "C" NOT NULL,
+  relname text COLLATE "C" NOT NULL,
+  name text COLLATE "C" NOT NULL,
+  columns text COLLATE "C" NOT NULL,
+  referenced_table text COLLATE "C" NOT NULL,
+  PRIMARY KEY (instance_id, datname, schemaname, relname, name)
+);
+CREATE TABLE database_stats_resets (
+  instance_id bigint NOT NULL REFERENCES instances,
+  datname text COLLATE "C" NOT NULL,
+  stats_reset_us bigint NOT NULL,
+  PRIMARY KEY (instance_id, datname, stats_reset_us)
+);
+CREATE TABLE index_checks (
+  instance_id bigint NOT NULL REFERENCES instances,
+  datname text COLLATE "C" NOT NULL,
+  queryid bigint NOT NULL,
+  index_statement text COLLATE "C" NOT NULL,
+  checked_us bigint NOT NULL,
+  status integer NOT NULL,
+  cost_before double precision NOT NULL,
+  cost_after double precision NOT NULL,
+  index_used boolean NOT NULL,
+  detail text COLLATE "C" NOT NULL,
+  estimated_bytes bigint NOT NULL,
+  PRIMARY KEY (instance_id, datname, queryid, index_statement)
+);
+CREATE TABLE index_check_state (
+  instance_id bigint PRIMARY KEY REFERENCES instances,
+  snapshots bigint NOT NULL
+);
+
+-- version 6
+-- /metrics (store_pg_metrics.c; store_sqlite_metrics.c's migration 14):
+-- statement_counters, each statement's running totals per (instance,
+-- database name, queryid) of everything that reached the hourly level.
+-- Triggers on statement_stats_hourly keep it: a new hourly row is added,
+-- a row that grows (a late report) adds what it gained; retention deletes
+-- nothing here, so pg_stat_statements_*_total never go down. It starts
+-- from what is rolled up already (each interval once). The advice facts
+-- (store_pg_advice.c) read version 4's advice_* tables: nothing here.
+CREATE TABLE statement_counters (
+  instance_id bigint NOT NULL,
+  datname text COLLATE "C" NOT NULL,
+  queryid bigint NOT NULL,
+  calls bigint NOT NULL,
+  total_exec_time_ms double precision NOT NULL,
+  rows bigint NOT NULL,
+  PRIMARY KEY (instance_id, datname, queryid)
+);
+CREATE INDEX statement_counters_by_total ON statement_counters (total_exec_time_ms);
+-- the schema the store was created in, whatever a session's search_path
+CREATE FUNCTION statement_counters_add() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $body$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO statement_counters AS c (instance_id, datname, queryid, calls,
+      total_exec_time_ms, rows)
+    VALUES (NEW.instance_id, NEW.datname, NEW.queryid, NEW.calls, NEW.total_exec_time_ms,
+      NEW.rows)
+    ON CONFLICT (instance_id, datname, queryid) DO UPDATE SET calls = c.calls + excluded.calls,
+      total_exec_time_ms = c.total_exec_time_ms + excluded.total_exec_time_ms,
+      rows = c.rows + excluded.rows;
+  ELSE
+    INSERT INTO statement_counters AS c (instance_id, datname, queryid, calls,
+      total_exec_time_ms, rows)
+    VALUES (NEW.instance_id, NEW.datname, NEW.queryid, NEW.calls - OLD.calls,
+      NEW.total_exec_time_ms - OLD.total_exec_time_ms, NEW.rows - OLD.rows)
+    ON CONFLICT (instance_id, datname, queryid) DO UPDATE SET calls = c.calls + excluded.calls,
+      total_exec_time_ms = c.total_exec_time_ms + excluded.total_exec_time_ms,
+      rows = c.rows + excluded.rows;
+  END IF;
+  RETURN NULL;
+END
+$body$;
+CREATE TRIGGER statement_counters_insert AFTER INSERT ON statement_stats_hourly
+  FOR EACH ROW EXECUTE FUNCTION statement_counters_add();
+CREATE TRIGGER statement_counters_update AFTER UPDATE OF calls, total_exec_time_ms, rows
+  ON statement_stats_hourly FOR EACH ROW EXECUTE FUNCTION statement_counters_add();
+INSERT INTO statement_counters (instance_id, datname, queryid, calls, total_exec_time_ms, rows)
+SELECT instance_id, datname, queryid, sum(calls), sum(total_exec_time_ms), sum(rows)
+FROM (SELECT instance_id, datname, queryid, calls, total_exec_time_ms, rows
+      FROM statement_stats_hourly
+      WHERE bucket_us >= (SELECT until_us FROM rollup_state WHERE name = 'daily')
+      UNION ALL
+      SELECT instance_id, datname, queryid, calls, total_exec_time_ms, rows
+      FROM statement_stats_daily
+      WHERE bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'daily')) s
+GROUP BY 1, 2, 3;

@@ -1,16 +1,20 @@
 /*
  * store_pg_slow.c - slow-queries in the PostgreSQL store: statements added
  * up over a window, per instance, cluster or fleet (by fingerprint), as
- * store_sqlite_slow.c's plain way. SQLite's pruning by statement totals is
- * not needed for the same answer and is left for when this store keeps
- * rollups; PostgreSQL adds up in parallel, and on Citus per shard.
+ * store_sqlite_slow.c's plain way, over the raw rows and the rollups
+ * (store_pg_statement_source: a long window reads daily rows). SQLite's
+ * pruning by statement totals is not needed for the same answer and not
+ * done yet, though maintenance keeps the totals (statement_totals,
+ * store_pg_rollup.c); PostgreSQL adds up in parallel, and on Citus per
+ * shard.
  */
 #include "collector/store_pg_internal.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "collector/slow_answer.h"
 
 /* The figure an order sorts by (columns of the aggregate g). */
 static const char *const orders[] = {
@@ -121,35 +125,28 @@ store_pg_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest 
 	}
 	for (int r = 0; r < PQntuples(res); r++) {
 		Pgfleet__V1__SlowQuery *row = malloc(sizeof(*row));
-		double calls, total_ms, sum_sq, mean_ms, variance;
+		struct slow_answer_sums sums;
 
 		if (row == NULL)
 			goto oom;
 		pgfleet__v1__slow_query__init(row);
 		answer->rows[answer->n_rows++] = row;
-		row->instance = pg_text(res, r, 0);
-		row->database = pg_text(res, r, 1);
-		row->query = pg_text(res, r, 8);
-		row->cluster = pg_text(res, r, 10);
-		row->instances = (int32_t) pg_int(res, r, 11);
-		if (row->instance == NULL || row->database == NULL || row->query == NULL ||
-		    row->cluster == NULL)
+		sums = (struct slow_answer_sums){
+			.instances = PQgetvalue(res, r, 0),
+			.database = PQgetvalue(res, r, 1),
+			.queryid = pg_int(res, r, 2),
+			.calls = pg_int(res, r, 3),
+			.total_ms = pg_double(res, r, 4),
+			.sum_sq_ms2 = pg_double(res, r, 5),
+			.max_ms = pg_double(res, r, 6),
+			.rows = pg_int(res, r, 7),
+			.query = PQgetvalue(res, r, 8),
+			.truncated = pg_bool(res, r, 9),
+			.clusters = PQgetvalue(res, r, 10),
+			.instance_count = (int32_t) pg_int(res, r, 11),
+		};
+		if (!slow_answer_row(row, &sums))
 			goto oom;
-		row->queryid = pg_int(res, r, 2);
-		row->calls = pg_int(res, r, 3);
-		calls = (double) row->calls;
-		total_ms = pg_double(res, r, 4);
-		sum_sq = pg_double(res, r, 5);
-		mean_ms = total_ms / calls;
-		/* population variance from the sums, as pg_stat_statements
-		 * computes it; rounding can make it a hair below zero */
-		variance = sum_sq / calls - mean_ms * mean_ms;
-		row->total_seconds = total_ms / 1000.0;
-		row->mean_seconds = mean_ms / 1000.0;
-		row->stddev_seconds = variance > 0.0 ? sqrt(variance) / 1000.0 : 0.0;
-		row->max_seconds = pg_double(res, r, 6) / 1000.0;
-		row->rows = pg_int(res, r, 7);
-		row->query_truncated = pg_bool(res, r, 9);
 	}
 	PQclear(res);
 	return PGF_OK;

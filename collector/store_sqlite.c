@@ -125,6 +125,9 @@ static const char *const migrations[] = {
 	/* index-check proposals on every few tables snapshots, not each
 	 * (store_sqlite_indexes.c) */
 	store_sqlite_index_check_state_schema,
+	/* the statements' running totals /metrics counts from, kept by
+	 * triggers on the hourly level (store_sqlite_metrics.c) */
+	store_sqlite_metrics_schema,
 };
 
 #define SCHEMA_VERSION ((int) (sizeof(migrations) / sizeof(migrations[0])))

@@ -11,7 +11,7 @@
 #include "collector/store.h"
 
 /* The schema version this collector writes; a newer file is refused. */
-#define STORE_SQLITE_SCHEMA_VERSION 13
+#define STORE_SQLITE_SCHEMA_VERSION 14
 
 /* store_sqlite_open opens (and, when writable, creates or migrates) the
  * SQLite store at path. */

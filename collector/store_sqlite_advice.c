@@ -26,10 +26,8 @@
 #include <string.h>
 
 #include "collector/advice.h"
+#include "collector/advice_facts.h"
 #include "common/timeutil.h"
-
-/* Default window of the checklist's counts: the last day. */
-#define ADVICE_DEFAULT_WINDOW_US (INT64_C(86400) * 1000000)
 
 const char store_sqlite_advice_schema[]
     = "CREATE TABLE advice_instance ("
@@ -259,17 +257,6 @@ scope_text(const Pgfleet__V1__Scope *scope, int which)
 			  : scope->database;
 }
 
-/* The window's start: the scope's, else a day before its end (or now). */
-static int64_t
-window_since(const Pgfleet__V1__Scope *scope)
-{
-	int64_t until = scope != NULL ? scope->until_us : 0;
-
-	if (scope != NULL && scope->since_us > 0)
-		return scope->since_us;
-	return (until > 0 ? until : pgf_time_now_us()) - ADVICE_DEFAULT_WINDOW_US;
-}
-
 /* Binds the named parameters a reader's SQL uses: :instance, :cluster,
  * :database, :since and :until (0 = unbounded), :wsince (the window's start,
  * the last day by default), :now. */
@@ -292,7 +279,7 @@ bind_scope(sqlite3_stmt *stmt, const Pgfleet__V1__Scope *scope)
 	if ((index = sqlite3_bind_parameter_index(stmt, ":until")) > 0)
 		sqlite3_bind_int64(stmt, index, until);
 	if ((index = sqlite3_bind_parameter_index(stmt, ":wsince")) > 0)
-		sqlite3_bind_int64(stmt, index, window_since(scope));
+		sqlite3_bind_int64(stmt, index, advice_window_since(scope));
 	if ((index = sqlite3_bind_parameter_index(stmt, ":wuntil")) > 0)
 		sqlite3_bind_int64(stmt, index, until > 0 ? until : INT64_MAX);
 	if ((index = sqlite3_bind_parameter_index(stmt, ":now")) > 0)
@@ -378,7 +365,6 @@ store_sqlite_vacuum_facts(struct store *base, const Pgfleet__V1__Scope *scope,
 	bind_scope(stmt, scope);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct vacuum_table_fact *f;
-		const unsigned char *autovacuum;
 
 		if (!advice_grow((void **) &out->rows, out->n, &out->capacity,
 			sizeof(*out->rows))) {
@@ -401,25 +387,14 @@ store_sqlite_vacuum_facts(struct store *base, const Pgfleet__V1__Scope *scope,
 		f->n_ins_since_vacuum = sqlite3_column_int64(stmt, 7);
 		f->reltuples = sqlite3_column_double(stmt, 8);
 		f->autovacuum_enabled = sqlite3_column_int(stmt, 9) != 0;
-		autovacuum = sqlite3_column_text(stmt, 10);
-		f->server_autovacuum = autovacuum == NULL          ? -1
-		    : strcmp((const char *) autovacuum, "on") == 0 ? 1
-								   : 0;
+		f->server_autovacuum = advice_server_autovacuum(
+		    (const char *) sqlite3_column_text(stmt, 10));
 		f->vacuum_threshold = sqlite3_column_int64(stmt, 11);
 		f->vacuum_scale_factor = sqlite3_column_double(stmt, 12);
-		/* the table's own insert settings, else the server's */
-		if (sqlite3_column_type(stmt, 13) != SQLITE_NULL) {
-			f->insert_known = true;
-			f->insert_threshold = sqlite3_column_int64(stmt, 13);
-			f->insert_scale_factor = sqlite3_column_double(stmt, 14);
-		} else if (sqlite3_column_type(stmt, 15) != SQLITE_NULL
-		    && sqlite3_column_type(stmt, 16) != SQLITE_NULL) {
-			f->insert_known = true;
-			f->insert_threshold
-			    = atoll((const char *) sqlite3_column_text(stmt, 15));
-			f->insert_scale_factor
-			    = atof((const char *) sqlite3_column_text(stmt, 16));
-		}
+		advice_vacuum_insert(f, sqlite3_column_type(stmt, 13) != SQLITE_NULL,
+		    sqlite3_column_int64(stmt, 13), sqlite3_column_double(stmt, 14),
+		    (const char *) sqlite3_column_text(stmt, 15),
+		    (const char *) sqlite3_column_text(stmt, 16));
 		f->relfrozenxid_age = sqlite3_column_int64(stmt, 17);
 		f->freeze_max_age = sqlite3_column_int64(stmt, 18);
 		f->has_bloat = sqlite3_column_type(stmt, 19) != SQLITE_NULL;
@@ -541,19 +516,9 @@ read_points(struct store_sqlite *store, sqlite3_stmt *points, int64_t instance_i
 		free(list);
 		return rc;
 	}
-	if (n > 0) {
-		struct replication_lag_point *kept
-		    = advice_pool_alloc(pool, n * sizeof(*kept));
-		if (kept == NULL) {
-			free(list);
-			return SQLITE_NOMEM;
-		}
-		memcpy(kept, list, n * sizeof(*kept));
-		fact->points = kept;
-		fact->n_points = n;
-	}
+	rc = advice_replica_points(pool, fact, list, n) ? SQLITE_OK : SQLITE_NOMEM;
 	free(list);
-	return SQLITE_OK;
+	return rc;
 }
 
 int
@@ -563,12 +528,9 @@ store_sqlite_replication_facts(struct store *base, const Pgfleet__V1__Scope *sco
 	struct store_sqlite *store = (struct store_sqlite *) base;
 	sqlite3_stmt *stmt = NULL;
 	sqlite3_stmt *points = NULL;
-	int64_t now = pgf_time_now_us();
 	int64_t until
 	    = scope != NULL && scope->until_us > 0 ? scope->until_us : INT64_MAX;
-	int64_t since = scope != NULL && scope->since_us > 0
-	    ? scope->since_us
-	    : (until == INT64_MAX ? now : until) - ADVICE_DEFAULT_WINDOW_US;
+	int64_t since = advice_window_since(scope);
 	int rc;
 
 	if ((rc = sqlite3_prepare_v2(store->db, replicas_sql, -1, &stmt, NULL))
@@ -579,7 +541,7 @@ store_sqlite_replication_facts(struct store *base, const Pgfleet__V1__Scope *sco
 	bind_scope(stmt, scope);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct replica_fact *f;
-		int64_t upstream_reported, walsenders, standbys, matched;
+		struct advice_upstream upstream;
 
 		if (!advice_grow((void **) &out->replicas, out->n_replicas,
 			&out->replicas_capacity, sizeof(*out->replicas))) {
@@ -602,33 +564,13 @@ store_sqlite_replication_facts(struct store *base, const Pgfleet__V1__Scope *sco
 		f->lag_seconds = sqlite3_column_double(stmt, 7);
 		f->collected_at_us = sqlite3_column_int64(stmt, 9);
 		f->stale = sqlite3_column_int(stmt, 10) != 0;
-		upstream_reported = sqlite3_column_int64(stmt, 11);
-		walsenders = sqlite3_column_int64(stmt, 12);
-		standbys = sqlite3_column_int64(stmt, 13);
-		matched = sqlite3_column_int64(stmt, 14);
-		/* listed: surely (its slot or name), surely not (no walsender
-		 * at all, or its slot has none), else as many walsenders as
-		 * standbys say all are there */
-		if (upstream_reported == 0)
-			f->listed = REPLICATION_LISTED_UNKNOWN;
-		else if (matched > 0)
-			f->listed = REPLICATION_LISTED_YES;
-		else if (walsenders == 0 || f->slot_name[0] != '\0')
-			f->listed = REPLICATION_LISTED_NO;
-		else if (walsenders >= standbys)
-			f->listed = REPLICATION_LISTED_YES;
-		else
-			f->listed = REPLICATION_LISTED_UNKNOWN;
-		/* the upstream's view when it surely is this standby's: WAL
-		 * sent but not yet received counts too */
-		if (matched == 1) {
-			int64_t sent = sqlite3_column_int64(stmt, 15);
-			double seconds = sqlite3_column_double(stmt, 16);
-			if (sent > f->lag_bytes)
-				f->lag_bytes = sent;
-			if (seconds > 0)
-				f->lag_seconds = seconds;
-		}
+		upstream.reported = sqlite3_column_int64(stmt, 11) != 0;
+		upstream.walsenders = sqlite3_column_int64(stmt, 12);
+		upstream.standbys = sqlite3_column_int64(stmt, 13);
+		upstream.matched = sqlite3_column_int64(stmt, 14);
+		upstream.sent_lag_bytes = sqlite3_column_int64(stmt, 15);
+		upstream.sent_lag_seconds = sqlite3_column_double(stmt, 16);
+		advice_replica_upstream(f, &upstream);
 		if ((rc = read_points(store, points, sqlite3_column_int64(stmt, 0), since,
 			 until, &out->pool, f))
 		    != SQLITE_OK)
@@ -714,9 +656,10 @@ static const char checklist_sql[]
       "  (SELECT a.max_connections FROM activity_history a WHERE a.instance_id = "
       "i.instance_id"
       "   AND a.ts_us >= :wsince AND a.ts_us < :wuntil ORDER BY a.ts_us DESC LIMIT 1),"
-      "  coalesce((SELECT CAST(setting AS INTEGER) FROM advice_settings s"
-      "   WHERE s.instance_id = i.instance_id AND s.name = "
-      "'superuser_reserved_connections'),"
+      /* slots ordinary roles cannot use: reserved_connections is PG 16+ */
+      "  coalesce((SELECT sum(CAST(setting AS INTEGER)) FROM advice_settings s"
+      "   WHERE s.instance_id = i.instance_id AND s.name IN "
+      "('superuser_reserved_connections', 'reserved_connections')),"
       "   0),"
       /* 15, 16 */
       "  snap.indexes_ts IS NOT NULL,"
@@ -754,20 +697,6 @@ static const char indexes_sql[]
       " WHERE x.instance_id = ?1 AND x.ts_us = ?2"
       " ORDER BY x.datname, x.schemaname, x.indexrelname";
 
-struct signature {
-	char *key; /* database, NUL-free separator, signature */
-	char *name;
-};
-
-static int
-compare_signatures(const void *a_, const void *b_)
-{
-	const struct signature *a = a_;
-	const struct signature *b = b_;
-	int c = strcmp(a->key, b->key);
-	return c != 0 ? c : strcmp(a->name, b->name);
-}
-
 static int
 read_autovacuum_off(struct store_sqlite *store, int64_t instance_id, int64_t ts,
     struct checklist_facts *f)
@@ -794,8 +723,7 @@ read_indexes(struct store_sqlite *store, int64_t instance_id, int64_t ts,
     struct checklist_facts *f)
 {
 	sqlite3_stmt *stmt = NULL;
-	struct signature *list = NULL;
-	size_t n = 0, capacity = 0;
+	struct advice_indexes indexes = {0};
 	int rc = sqlite3_prepare_v2(store->db, indexes_sql, -1, &stmt, NULL);
 
 	if (rc != SQLITE_OK)
@@ -803,55 +731,21 @@ read_indexes(struct store_sqlite *store, int64_t instance_id, int64_t ts,
 	sqlite3_bind_int64(stmt, 1, instance_id);
 	sqlite3_bind_int64(stmt, 2, ts);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *database = (const char *) sqlite3_column_text(stmt, 0);
-		const char *definition = (const char *) sqlite3_column_text(stmt, 4);
-		char name[400], signature[2048];
-
-		snprintf(name, sizeof(name), "%s.%s.%s", database,
-		    (const char *) sqlite3_column_text(stmt, 1),
-		    (const char *) sqlite3_column_text(stmt, 2));
-		if (sqlite3_column_int(stmt, 3) == 0) {
-			f->invalid_indexes++;
-			checklist_add_name(f->index_names, sizeof(f->index_names), name);
-		}
-		if (definition == NULL || definition[0] == '\0')
-			continue;
-		if (!advice_grow((void **) &list, n, &capacity, sizeof(*list))) {
+		if (!advice_indexes_add(&indexes, f, (const char *) sqlite3_column_text(stmt, 0),
+			(const char *) sqlite3_column_text(stmt, 1),
+			(const char *) sqlite3_column_text(stmt, 2),
+			sqlite3_column_int(stmt, 3) != 0,
+			(const char *) sqlite3_column_text(stmt, 4))) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
-		checklist_index_signature(definition, signature, sizeof(signature));
-		list[n].key = malloc(strlen(database) + strlen(signature) + 2);
-		list[n].name = strdup(name);
-		if (list[n].key == NULL || list[n].name == NULL) {
-			free(list[n].key);
-			free(list[n].name);
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		sprintf(list[n].key, "%s\x01%s", database, signature);
-		n++;
 	}
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_DONE) {
-		rc = SQLITE_OK;
-		if (n > 1)
-			qsort(list, n, sizeof(*list), compare_signatures);
-		/* every index after the first of a run of equal signatures
-		 * duplicates it */
-		for (size_t i = 1; i < n; i++) {
-			if (strcmp(list[i].key, list[i - 1].key) == 0) {
-				f->duplicate_indexes++;
-				checklist_add_name(
-				    f->index_names, sizeof(f->index_names), list[i].name);
-			}
-		}
+		advice_indexes_finish(&indexes, f);
+		return SQLITE_OK;
 	}
-	for (size_t i = 0; i < n; i++) {
-		free(list[i].key);
-		free(list[i].name);
-	}
-	free(list);
+	advice_indexes_free(&indexes);
 	return rc;
 }
 
@@ -910,7 +804,7 @@ store_sqlite_checklist_facts(struct store *base, const Pgfleet__V1__Scope *scope
 		f->have_indexes = sqlite3_column_int(stmt, 15) != 0;
 		f->indexes = sqlite3_column_int64(stmt, 16);
 		f->last_bloat_us = sqlite3_column_int64(stmt, 17);
-		f->window_since_us = window_since(scope);
+		f->window_since_us = advice_window_since(scope);
 		f->have_replication = sqlite3_column_int(stmt, 18) != 0;
 		f->walsenders = sqlite3_column_int64(stmt, 20);
 		f->streaming_walsenders = sqlite3_column_int64(stmt, 21);

@@ -1,7 +1,9 @@
 /*
  * store_sqlite_indexes.c - index recommendations in the SQLite store: the
- * facts the analysis needs, kept from reports, and the answer built from
- * them by the pure analysis (index_advice.c, analysis_indexes.c).
+ * facts the analysis needs, kept from reports, and read back for a
+ * question; the answer is built from them by index_answer.c (shared with
+ * the PostgreSQL store, store_pg_indexes.c), which runs the pure analysis
+ * (index_advice.c, analysis_indexes.c).
  *
  * Schema (migration step 7):
  *   index_columns          the latest key columns of each index (the
@@ -28,37 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/analysis_indexes.h"
-#include "collector/index_advice.h"
-#include "common/arena.h"
+#include "collector/index_answer.h"
 #include "common/timeutil.h"
-
-/* Rows in an answer when the request names no limit. */
-#define INDEXES_DEFAULT_LIMIT 100
-/* The window when the scope has no start. */
-#define INDEXES_DEFAULT_WINDOW_US (24LL * 3600 * 1000000)
-/* Statements read per question (the most expensive in the window). */
-#define INDEXES_MAX_STATEMENTS 500
-/* Checks asked of an agent at once, and how long a verdict stands. */
-#define INDEXES_MAX_CHECKS 10
-#define INDEXES_CHECK_WINDOW_US (3600LL * 1000000)
-#define INDEXES_CHECK_FRESH_US (24LL * 3600 * 1000000)
-/* A failed check (hypopg not installed yet, no privilege) is asked again
- * sooner: the operator may have fixed it. */
-#define INDEXES_RECHECK_FAILED_US (3600LL * 1000000)
-/* Proposals for an instance are worked out on every this-many-th tables
- * snapshot it sends (the first included), not on each: they compare the
- * first and last snapshot of an hour, which moves little from one
- * snapshot to the next (5 minutes apart by default), and working them
- * out was a sixth of the ingest writer's time. A new proposal waits at
- * most this many snapshots. */
-#define INDEXES_CHECK_EVERY 3
-/* Index facts, tables and advice rows kept per question. */
-#define INDEXES_MAX_ROWS 100000
-
-/* The separator of column lists in one TEXT value: no identifier or
- * expression contains it. */
-#define COLUMN_SEPARATOR "\x1f"
 
 const char store_sqlite_indexes_schema[] =
     "CREATE TABLE index_columns ("
@@ -97,32 +70,13 @@ const char store_sqlite_indexes_schema[] =
     "  PRIMARY KEY (instance_id, datname, queryid, index_statement)) WITHOUT ROWID;";
 
 /* Migration: how many tables snapshots each instance has sent since
- * proposals were last worked out for it (INDEXES_CHECK_EVERY). */
+ * proposals were last worked out for it (INDEX_ANSWER_CHECK_EVERY). */
 const char store_sqlite_index_check_state_schema[] =
     "CREATE TABLE index_check_state ("
     "  instance_id INTEGER PRIMARY KEY REFERENCES instances,"
     "  snapshots INTEGER NOT NULL);";
 
 /* ---- writing ---- */
-
-/* Joins list[0..n) with COLUMN_SEPARATOR into a malloc'd text. */
-static char *
-join_columns(char *const *list, size_t n)
-{
-	size_t len = 1;
-	char *text;
-	for (size_t i = 0; i < n; i++)
-		len += strlen(list[i]) + 1;
-	if ((text = malloc(len)) == NULL)
-		return NULL;
-	text[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			strcat(text, COLUMN_SEPARATOR);
-		strcat(text, list[i]);
-	}
-	return text;
-}
 
 static int
 write_indexes(struct store_sqlite *store, int64_t instance_id,
@@ -144,7 +98,7 @@ write_indexes(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_reset(columns);
 		sqlite3_clear_bindings(columns);
 		sqlite3_bind_int64(columns, 1, instance_id);
-		if ((text = join_columns(x->columns, x->n_columns)) == NULL) {
+		if ((text = index_answer_join_columns(x->columns, x->n_columns)) == NULL) {
 			rc = SQLITE_NOMEM;
 			goto done;
 		}
@@ -178,7 +132,7 @@ write_indexes(struct store_sqlite *store, int64_t instance_id,
 		sqlite3_reset(fk);
 		sqlite3_clear_bindings(fk);
 		sqlite3_bind_int64(fk, 1, instance_id);
-		if ((text = join_columns(k->columns, k->n_columns)) == NULL) {
+		if ((text = index_answer_join_columns(k->columns, k->n_columns)) == NULL) {
 			rc = SQLITE_NOMEM;
 			goto done;
 		}
@@ -280,37 +234,11 @@ store_sqlite_indexes_write(struct store_sqlite *store, int64_t instance_id,
 	return SQLITE_OK;
 }
 
+
 /* ---- reading the facts ---- */
 
-/* What a question is about: filters as in Scope, a window. */
-struct filter {
-	const char *instance;
-	const char *cluster;
-	const char *database;
-	int64_t since_us;
-	int64_t until_us;
-};
-
-/* Everything the analysis reads, in one arena. */
-struct facts {
-	struct pgf_arena *arena;
-	struct table_window *tables;
-	const char **table_clusters;
-	int64_t *table_spans_us;
-	size_t n_tables;
-	struct statement_fact *statements;
-	size_t n_statements;
-	struct index_fact *indexes;
-	const char **index_clusters;
-	int64_t *index_spans_us;
-	size_t n_indexes;
-	struct foreign_key_fact *foreign_keys;
-	const char **foreign_key_clusters;
-	size_t n_foreign_keys;
-};
-
 static void
-bind_filter(sqlite3_stmt *stmt, const struct filter *f)
+bind_filter(sqlite3_stmt *stmt, const struct index_filter *f)
 {
 	sqlite3_bind_text(stmt, 1, f->instance, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, f->cluster, -1, SQLITE_STATIC);
@@ -319,60 +247,26 @@ bind_filter(sqlite3_stmt *stmt, const struct filter *f)
 	sqlite3_bind_int64(stmt, 5, f->until_us);
 }
 
+/* A text column, "" for NULL (borrowed until the next step). */
 static const char *
-arena_column(struct facts *facts, sqlite3_stmt *stmt, int column)
+text_column(sqlite3_stmt *stmt, int column)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
-	return pgf_arena_strdup(facts->arena, text != NULL ? (const char *) text : "");
+	return text != NULL ? (const char *) text : "";
 }
 
-/* Splits a COLUMN_SEPARATOR list into an arena array. */
-static const char *const *
-split_columns(struct facts *facts, const char *text, size_t *count)
+/* index_facts_add_* failed: out of memory, or too many rows */
+static int
+facts_full(int rv)
 {
-	size_t n = text[0] == '\0' ? 0 : 1;
-	const char **list;
-	char *copy;
-	for (const char *p = text; *p != '\0'; p++)
-		n += *p == COLUMN_SEPARATOR[0];
-	*count = 0;
-	list = pgf_arena_array(facts->arena, n > 0 ? n : 1, sizeof(list[0]));
-	copy = pgf_arena_strdup(facts->arena, text);
-	if (list == NULL || copy == NULL)
-		return NULL;
-	for (char *p = copy; n > 0 && *count < n;) {
-		char *end = strchr(p, COLUMN_SEPARATOR[0]);
-		list[(*count)++] = p;
-		if (end == NULL)
-			break;
-		*end = '\0';
-		p = end + 1;
-	}
-	return list;
-}
-
-/* Grows an arena array of elements of size bytes to hold one more. */
-static void *
-grow(struct facts *facts, void *array, size_t count, size_t *capacity, size_t size)
-{
-	void *bigger;
-	if (count < *capacity)
-		return array;
-	if (count >= INDEXES_MAX_ROWS)
-		return NULL;
-	*capacity = *capacity == 0 ? 64 : *capacity * 2;
-	if ((bigger = pgf_arena_array(facts->arena, *capacity, size)) == NULL)
-		return NULL;
-	if (count > 0)
-		memcpy(bigger, array, count * size);
-	return bigger;
+	return rv == PGF_OK ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 /* Instances in the filter: by name and cluster. */
 #define INSTANCE_FILTER "(?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
 
 static int
-load_tables(sqlite3 *db, struct facts *facts, const struct filter *filter)
+load_tables(sqlite3 *db, struct index_facts *facts, const struct index_filter *filter)
 {
 	/* Each instance's first and last tables snapshot in the window (a
 	 * snapshot holds every table at one ts_us): two index probes, then
@@ -403,54 +297,35 @@ load_tables(sqlite3 *db, struct facts *facts, const struct filter *filter)
 	    " JOIN instances i ON i.instance_id = f.instance_id"
 	    " ORDER BY i.name, l.datname, l.schemaname, l.relname";
 	sqlite3_stmt *stmt = NULL;
-	size_t capacity = 0, spans_capacity = 0, clusters_capacity = 0;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
 	bind_filter(stmt, filter);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct table_window *t;
-		facts->tables = grow(facts, facts->tables, facts->n_tables, &capacity,
-		    sizeof(facts->tables[0]));
-		facts->table_clusters = grow(facts, facts->table_clusters, facts->n_tables,
-		    &clusters_capacity, sizeof(facts->table_clusters[0]));
-		facts->table_spans_us = grow(facts, facts->table_spans_us, facts->n_tables,
-		    &spans_capacity, sizeof(facts->table_spans_us[0]));
-		if (facts->tables == NULL || facts->table_clusters == NULL ||
-		    facts->table_spans_us == NULL) {
-			rc = SQLITE_NOMEM;
+		struct table_window t;
+		t.instance = text_column(stmt, 0);
+		t.database = text_column(stmt, 2);
+		t.schema = text_column(stmt, 3);
+		t.table = text_column(stmt, 4);
+		t.seq_scans = sqlite3_column_int64(stmt, 5);
+		t.seq_tuples_read = sqlite3_column_int64(stmt, 6);
+		t.index_scans = sqlite3_column_int64(stmt, 7);
+		t.table_bytes = sqlite3_column_int64(stmt, 8);
+		t.live_tuples = sqlite3_column_int64(stmt, 9);
+		if ((rc = facts_full(index_facts_add_table(facts, &t, text_column(stmt, 1),
+			 sqlite3_column_int64(stmt, 10)))) != SQLITE_OK)
 			break;
-		}
-		t = &facts->tables[facts->n_tables];
-		t->instance = arena_column(facts, stmt, 0);
-		facts->table_clusters[facts->n_tables] = arena_column(facts, stmt, 1);
-		t->database = arena_column(facts, stmt, 2);
-		t->schema = arena_column(facts, stmt, 3);
-		t->table = arena_column(facts, stmt, 4);
-		t->seq_scans = sqlite3_column_int64(stmt, 5);
-		t->seq_tuples_read = sqlite3_column_int64(stmt, 6);
-		t->index_scans = sqlite3_column_int64(stmt, 7);
-		t->table_bytes = sqlite3_column_int64(stmt, 8);
-		t->live_tuples = sqlite3_column_int64(stmt, 9);
-		facts->table_spans_us[facts->n_tables] = sqlite3_column_int64(stmt, 10);
-		if (t->instance == NULL || t->database == NULL || t->schema == NULL ||
-		    t->table == NULL || facts->table_clusters[facts->n_tables] == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		facts->n_tables++;
 	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int
-load_statements(sqlite3 *db, struct facts *facts, const struct filter *filter)
+load_statements(sqlite3 *db, struct index_facts *facts, const struct index_filter *filter)
 {
 	char sql[4096];
 	sqlite3_stmt *stmt = NULL;
-	size_t capacity = 0;
 	int rc;
 
 	snprintf(sql, sizeof(sql),
@@ -462,31 +337,21 @@ load_statements(sqlite3 *db, struct facts *facts, const struct filter *filter)
 	    "  AND s.ts_us >= ?4 AND s.ts_us <= ?5 AND t.truncated = 0"
 	    " GROUP BY s.instance_id, s.datname, s.queryid"
 	    " ORDER BY 5 DESC LIMIT %d",
-	    store_sqlite_statement_source, INDEXES_MAX_STATEMENTS);
+	    store_sqlite_statement_source, INDEX_ANSWER_MAX_STATEMENTS);
 	rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	bind_filter(stmt, filter);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct statement_fact *s;
-		facts->statements = grow(facts, facts->statements, facts->n_statements, &capacity,
-		    sizeof(facts->statements[0]));
-		if (facts->statements == NULL) {
-			rc = SQLITE_NOMEM;
+		struct statement_fact s;
+		s.instance = text_column(stmt, 0);
+		s.database = text_column(stmt, 1);
+		s.queryid = sqlite3_column_int64(stmt, 2);
+		s.calls = sqlite3_column_int64(stmt, 3);
+		s.total_ms = sqlite3_column_double(stmt, 4);
+		s.text = text_column(stmt, 5);
+		if ((rc = facts_full(index_facts_add_statement(facts, &s))) != SQLITE_OK)
 			break;
-		}
-		s = &facts->statements[facts->n_statements];
-		s->instance = arena_column(facts, stmt, 0);
-		s->database = arena_column(facts, stmt, 1);
-		s->queryid = sqlite3_column_int64(stmt, 2);
-		s->calls = sqlite3_column_int64(stmt, 3);
-		s->total_ms = sqlite3_column_double(stmt, 4);
-		s->text = arena_column(facts, stmt, 5);
-		if (s->instance == NULL || s->database == NULL || s->text == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		facts->n_statements++;
 	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -501,7 +366,7 @@ load_statements(sqlite3 *db, struct facts *facts, const struct filter *filter)
 	"  IN (SELECT i.system_identifier FROM instances i WHERE " INSTANCE_FILTER ")))"
 
 static int
-load_indexes(sqlite3 *db, struct facts *facts, const struct filter *filter)
+load_indexes(sqlite3 *db, struct index_facts *facts, const struct index_filter *filter)
 {
 	static const char sql[] =
 	    "WITH " MEMBERS ","
@@ -538,59 +403,37 @@ load_indexes(sqlite3 *db, struct facts *facts, const struct filter *filter)
 	    " ORDER BY m.system_identifier, m.role <> 'primary', m.name, l.datname,"
 	    "  l.schemaname, l.indexrelname";
 	sqlite3_stmt *stmt = NULL;
-	size_t capacity = 0, clusters_capacity = 0, spans_capacity = 0;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
 	bind_filter(stmt, filter);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct index_fact *x;
-		size_t n = facts->n_indexes;
-		const char *columns;
-		facts->indexes = grow(facts, facts->indexes, n, &capacity, sizeof(facts->indexes[0]));
-		facts->index_clusters = grow(facts, facts->index_clusters, n, &clusters_capacity,
-		    sizeof(facts->index_clusters[0]));
-		facts->index_spans_us = grow(facts, facts->index_spans_us, n, &spans_capacity,
-		    sizeof(facts->index_spans_us[0]));
-		if (facts->indexes == NULL || facts->index_clusters == NULL ||
-		    facts->index_spans_us == NULL) {
-			rc = SQLITE_NOMEM;
+		struct index_fact x;
+		memset(&x, 0, sizeof(x));
+		x.instance = text_column(stmt, 0);
+		x.database = text_column(stmt, 2);
+		x.schema = text_column(stmt, 3);
+		x.table = text_column(stmt, 4);
+		x.index = text_column(stmt, 5);
+		x.access_method = text_column(stmt, 6);
+		x.predicate = text_column(stmt, 8);
+		x.definition = text_column(stmt, 9);
+		x.constraint_type = text_column(stmt, 10);
+		x.is_unique = sqlite3_column_int(stmt, 11) != 0;
+		x.is_valid = sqlite3_column_int(stmt, 12) != 0;
+		x.size_bytes = sqlite3_column_int64(stmt, 13);
+		x.window_scans = sqlite3_column_int64(stmt, 14);
+		if ((rc = facts_full(index_facts_add_index(facts, &x, text_column(stmt, 7),
+			 text_column(stmt, 1), sqlite3_column_int64(stmt, 15)))) != SQLITE_OK)
 			break;
-		}
-		x = &facts->indexes[n];
-		x->instance = arena_column(facts, stmt, 0);
-		facts->index_clusters[n] = arena_column(facts, stmt, 1);
-		x->database = arena_column(facts, stmt, 2);
-		x->schema = arena_column(facts, stmt, 3);
-		x->table = arena_column(facts, stmt, 4);
-		x->index = arena_column(facts, stmt, 5);
-		x->access_method = arena_column(facts, stmt, 6);
-		columns = arena_column(facts, stmt, 7);
-		x->predicate = arena_column(facts, stmt, 8);
-		x->definition = arena_column(facts, stmt, 9);
-		x->constraint_type = arena_column(facts, stmt, 10);
-		x->is_unique = sqlite3_column_int(stmt, 11) != 0;
-		x->is_valid = sqlite3_column_int(stmt, 12) != 0;
-		x->size_bytes = sqlite3_column_int64(stmt, 13);
-		x->window_scans = sqlite3_column_int64(stmt, 14);
-		facts->index_spans_us[n] = sqlite3_column_int64(stmt, 15);
-		if (x->instance == NULL || facts->index_clusters[n] == NULL ||
-		    x->database == NULL || x->schema == NULL || x->table == NULL ||
-		    x->index == NULL || x->access_method == NULL || columns == NULL ||
-		    x->predicate == NULL || x->definition == NULL || x->constraint_type == NULL ||
-		    (x->columns = split_columns(facts, columns, &x->n_columns)) == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		facts->n_indexes++;
 	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int
-load_foreign_keys(sqlite3 *db, struct facts *facts, const struct filter *filter)
+load_foreign_keys(sqlite3 *db, struct index_facts *facts, const struct index_filter *filter)
 {
 	/* one catalog per cluster: the keys of one member (the primary when
 	 * it reported them) */
@@ -608,395 +451,64 @@ load_foreign_keys(sqlite3 *db, struct facts *facts, const struct filter *filter)
 	    " WHERE (?3 = '' OR f.datname = ?3) AND ?4 <= ?5"
 	    " ORDER BY 1, 2, 3, 4, 5";
 	sqlite3_stmt *stmt = NULL;
-	size_t capacity = 0, clusters_capacity = 0;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
 	bind_filter(stmt, filter);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct foreign_key_fact *k;
-		size_t n = facts->n_foreign_keys;
-		const char *columns;
-		facts->foreign_keys = grow(facts, facts->foreign_keys, n, &capacity,
-		    sizeof(facts->foreign_keys[0]));
-		facts->foreign_key_clusters = grow(facts, facts->foreign_key_clusters, n,
-		    &clusters_capacity, sizeof(facts->foreign_key_clusters[0]));
-		if (facts->foreign_keys == NULL || facts->foreign_key_clusters == NULL) {
-			rc = SQLITE_NOMEM;
+		struct foreign_key_fact k;
+		memset(&k, 0, sizeof(k));
+		k.database = text_column(stmt, 1);
+		k.schema = text_column(stmt, 2);
+		k.table = text_column(stmt, 3);
+		k.name = text_column(stmt, 4);
+		k.referenced_table = text_column(stmt, 6);
+		if ((rc = facts_full(index_facts_add_foreign_key(facts, &k, text_column(stmt, 5),
+			 text_column(stmt, 0)))) != SQLITE_OK)
 			break;
-		}
-		k = &facts->foreign_keys[n];
-		facts->foreign_key_clusters[n] = arena_column(facts, stmt, 0);
-		k->database = arena_column(facts, stmt, 1);
-		k->schema = arena_column(facts, stmt, 2);
-		k->table = arena_column(facts, stmt, 3);
-		k->name = arena_column(facts, stmt, 4);
-		columns = arena_column(facts, stmt, 5);
-		k->referenced_table = arena_column(facts, stmt, 6);
-		if (facts->foreign_key_clusters[n] == NULL || k->database == NULL ||
-		    k->schema == NULL || k->table == NULL || k->name == NULL || columns == NULL ||
-		    k->referenced_table == NULL ||
-		    (k->columns = split_columns(facts, columns, &k->n_columns)) == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		facts->n_foreign_keys++;
 	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* ---- the answer ---- */
-
-/* A malloc'd copy (the answer's ownership); sets *oom when out of memory. */
-static char *
-dup(const char *text, bool *oom)
-{
-	char *copy = strdup(text != NULL ? text : "");
-	if (copy == NULL)
-		*oom = true;
-	return copy;
-}
-
-struct answer_rows {
-	Pgfleet__V1__IndexRecommendation **rows;
-	size_t n_rows;
-	size_t capacity;
-	bool oom;
-};
-
-static Pgfleet__V1__IndexRecommendation *
-new_row(struct answer_rows *a, const char *type, enum advice_priority priority)
-{
-	Pgfleet__V1__IndexRecommendation *row;
-	if (a->n_rows == a->capacity) {
-		size_t capacity = a->capacity == 0 ? 32 : a->capacity * 2;
-		Pgfleet__V1__IndexRecommendation **rows =
-		    realloc(a->rows, capacity * sizeof(rows[0]));
-		if (rows == NULL) {
-			a->oom = true;
-			return NULL;
-		}
-		a->rows = rows;
-		a->capacity = capacity;
-	}
-	if ((row = malloc(sizeof(*row))) == NULL) {
-		a->oom = true;
-		return NULL;
-	}
-	pgfleet__v1__index_recommendation__init(row);
-	a->rows[a->n_rows++] = row;
-	/* every string malloc'd, as store_answer_free expects */
-	row->type = dup(type, &a->oom);
-	row->priority = dup(advice_priority_name(priority), &a->oom);
-	row->schema = dup("", &a->oom);
-	row->table = dup("", &a->oom);
-	row->recommendation = dup("", &a->oom);
-	row->instance = dup("", &a->oom);
-	row->cluster = dup("", &a->oom);
-	row->database = dup("", &a->oom);
-	row->index = dup("", &a->oom);
-	row->ddl = dup("", &a->oom);
-	row->evidence = dup("", &a->oom);
-	row->predicate = dup("", &a->oom);
-	row->query = dup("", &a->oom);
-	row->hypopg_check = dup("", &a->oom);
-	row->window = dup("", &a->oom);
-	return row;
-}
-
-static void
-set(char **field, const char *text, bool *oom)
-{
-	free(*field);
-	*field = dup(text, oom);
-}
-
-static void
-set_window(Pgfleet__V1__IndexRecommendation *row, int64_t span_us, bool *oom)
-{
-	char text[32];
-	row->window_seconds = span_us / 1000000;
-	analysis_duration(row->window_seconds, text, sizeof(text));
-	set(&row->window, text, oom);
-}
-
-/* The hypopg verdict for a proposal, from index_checks. */
+/* The hypopg verdicts stored for the instances (and database) of the
+ * filter: each proposal's is looked up among them. */
 static int
-fill_check(sqlite3 *db, Pgfleet__V1__IndexRecommendation *row, const char *instance,
-    const struct statement_fact *s, const struct index_proposal *p, bool *oom)
+load_checks(sqlite3 *db, struct index_facts *facts, const struct index_filter *filter)
 {
+	static const char sql[] =
+	    "SELECT i.name, c.datname, c.queryid, c.index_statement, c.checked_us, c.status,"
+	    "  c.cost_before, c.cost_after, c.index_used, c.detail, c.estimated_bytes"
+	    " FROM index_checks c JOIN instances i ON i.instance_id = c.instance_id"
+	    " WHERE " INSTANCE_FILTER " AND (?3 = '' OR c.datname = ?3) AND ?4 <= ?5";
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db,
-	    "SELECT c.status, c.cost_before, c.cost_after, c.index_used, c.detail,"
-	    " c.estimated_bytes FROM index_checks c JOIN instances i"
-	    " ON i.instance_id = c.instance_id WHERE i.name = ?1 AND c.datname = ?2"
-	    " AND c.queryid = ?3 AND c.index_statement = ?4",
-	    -1, &stmt, NULL);
-	char evidence[2048];
+	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
-	sqlite3_bind_text(stmt, 1, instance, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, s->database, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, s->queryid);
-	sqlite3_bind_text(stmt, 4, p->hypothetical_ddl, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		int status = sqlite3_column_int(stmt, 0);
-		const char *detail = (const char *) sqlite3_column_text(stmt, 4);
-		if (detail == NULL)
-			detail = "";
-		if (status == PGFLEET__V1__INDEX_CHECK_RESULT__STATUS__STATUS_OK) {
-			row->cost_before = sqlite3_column_double(stmt, 1);
-			row->cost_after = sqlite3_column_double(stmt, 2);
-			row->hypothetical_index_used = sqlite3_column_int(stmt, 3) != 0;
-			set(&row->hypopg_check, "ok", oom);
-			snprintf(evidence, sizeof(evidence),
-			    "%s; hypopg: the planner's cost of the statement goes from %.2f to %.2f with the index (%s, %s; estimated size %lld bytes)",
-			    row->evidence, row->cost_before, row->cost_after,
-			    row->hypothetical_index_used ? "the plan uses it" : "the plan does not use it",
-			    detail, (long long) sqlite3_column_int64(stmt, 5));
-		} else {
-			set(&row->hypopg_check,
-			    status == PGFLEET__V1__INDEX_CHECK_RESULT__STATUS__STATUS_NOT_INSTALLED
-				? "not_installed"
-				: "error",
-			    oom);
-			snprintf(evidence, sizeof(evidence), "%s; hypopg check: %s", row->evidence,
-			    detail);
-		}
-		set(&row->evidence, evidence, oom);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		set(&row->hypopg_check, p->key.is_select ? "pending" : "not_checked", oom);
-		rc = SQLITE_OK;
+	bind_filter(stmt, filter);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct index_check_fact c;
+		c.instance = text_column(stmt, 0);
+		c.database = text_column(stmt, 1);
+		c.queryid = sqlite3_column_int64(stmt, 2);
+		c.index_statement = text_column(stmt, 3);
+		c.checked_us = sqlite3_column_int64(stmt, 4);
+		c.status = sqlite3_column_int(stmt, 5);
+		c.cost_before = sqlite3_column_double(stmt, 6);
+		c.cost_after = sqlite3_column_double(stmt, 7);
+		c.index_used = sqlite3_column_int(stmt, 8) != 0;
+		c.detail = text_column(stmt, 9);
+		c.estimated_bytes = sqlite3_column_int64(stmt, 10);
+		if ((rc = facts_full(index_facts_add_check(facts, &c))) != SQLITE_OK)
+			break;
 	}
 	sqlite3_finalize(stmt);
-	return rc;
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static const char *
-cluster_key(const char *cluster, const char *instance)
-{
-	/* an instance that never said its system identifier is alone */
-	return cluster[0] != '\0' ? cluster : instance;
-}
-
-/* Structural advice (analysis_indexes) for each cluster in facts. */
-static void
-add_structural(const struct facts *facts, struct answer_rows *a)
-{
-	size_t start = 0;
-	while (start < facts->n_indexes) {
-		const char *cluster =
-		    cluster_key(facts->index_clusters[start], facts->indexes[start].instance);
-		size_t end = start, n_members = 0, n_fks = 0, fk_start = 0;
-		int64_t span_us = INT64_MAX;
-		char members[512] = "";
-		struct index_advice *advice;
-		size_t count;
-
-		while (end < facts->n_indexes &&
-		    strcmp(cluster_key(facts->index_clusters[end], facts->indexes[end].instance),
-			cluster) == 0) {
-			bool seen = false;
-			for (size_t j = start; j < end && !seen; j++)
-				seen = strcmp(facts->indexes[j].instance, facts->indexes[end].instance) == 0;
-			if (!seen) {
-				n_members++;
-				snprintf(members + strlen(members), sizeof(members) - strlen(members),
-				    "%s%s", n_members > 1 ? "," : "", facts->indexes[end].instance);
-			}
-			if (facts->indexes[end].window_scans >= 0 && facts->index_spans_us[end] < span_us)
-				span_us = facts->index_spans_us[end];
-			end++;
-		}
-		if (span_us == INT64_MAX)
-			span_us = 0;
-		for (size_t k = 0; k < facts->n_foreign_keys; k++) {
-			if (strcmp(facts->foreign_key_clusters[k], facts->index_clusters[start]) == 0) {
-				if (n_fks == 0)
-					fk_start = k;
-				n_fks++;
-			}
-		}
-		/* foreign keys of a cluster are contiguous (ordered by cluster) */
-		count = analysis_indexes(&facts->indexes[start], end - start, n_members,
-		    n_fks > 0 ? &facts->foreign_keys[fk_start] : NULL, n_fks, span_us / 1000000,
-		    NULL, 0);
-		advice = calloc(count > 0 ? count : 1, sizeof(*advice));
-		if (advice == NULL) {
-			a->oom = true;
-			return;
-		}
-		count = analysis_indexes(&facts->indexes[start], end - start, n_members,
-		    n_fks > 0 ? &facts->foreign_keys[fk_start] : NULL, n_fks, span_us / 1000000,
-		    advice, count);
-		for (size_t i = 0; i < count; i++) {
-			Pgfleet__V1__IndexRecommendation *row =
-			    new_row(a, index_advice_type_name(advice[i].type), advice[i].priority);
-			char text[1400];
-			if (row == NULL)
-				break;
-			set(&row->schema, advice[i].schema, &a->oom);
-			set(&row->table, advice[i].table, &a->oom);
-			set(&row->database, advice[i].database, &a->oom);
-			set(&row->index, advice[i].index, &a->oom);
-			set(&row->ddl, advice[i].ddl, &a->oom);
-			set(&row->evidence, advice[i].evidence, &a->oom);
-			set(&row->instance, members, &a->oom);
-			set(&row->cluster, facts->index_clusters[start], &a->oom);
-			switch (advice[i].type) {
-			case INDEX_ADVICE_FOREIGN_KEY_WITHOUT_INDEX:
-				snprintf(text, sizeof(text), "Add an index for the foreign key of %s.%s",
-				    advice[i].schema, advice[i].table);
-				break;
-			case INDEX_ADVICE_INVALID:
-				snprintf(text, sizeof(text), "Rebuild invalid index %s.%s",
-				    advice[i].schema, advice[i].index);
-				break;
-			default:
-				snprintf(text, sizeof(text), "Drop %s index %s.%s",
-				    index_advice_type_name(advice[i].type), advice[i].schema,
-				    advice[i].index);
-				break;
-			}
-			set(&row->recommendation, text, &a->oom);
-			set_window(row, span_us, &a->oom);
-		}
-		free(advice);
-		start = end;
-	}
-}
-
-/* Sequential-scan tables and the proposals for them; with checks set,
- * also collects the proposals to check with hypopg (SELECTs without a
- * fresh verdict). */
-static int
-add_missing(sqlite3 *db, const struct facts *facts, struct answer_rows *a,
-    struct seq_scan_advice **flagged_out, size_t *n_flagged_out,
-    struct index_proposal **proposals_out, size_t *n_proposals_out)
-{
-	struct seq_scan_advice *flagged = NULL;
-	struct index_proposal *proposals = NULL;
-	size_t n_flagged, n_proposals = 0;
-	int rc = SQLITE_OK;
-
-	n_flagged = index_advice_seq_scans(facts->tables, facts->n_tables, NULL, 0);
-	flagged = calloc(n_flagged > 0 ? n_flagged : 1, sizeof(*flagged));
-	if (flagged == NULL)
-		return SQLITE_NOMEM;
-	n_flagged = index_advice_seq_scans(facts->tables, facts->n_tables, flagged, n_flagged);
-	n_proposals = index_advice_proposals(facts->tables, flagged, n_flagged,
-	    facts->statements, facts->n_statements, facts->indexes, facts->n_indexes, NULL, 0);
-	proposals = calloc(n_proposals > 0 ? n_proposals : 1, sizeof(*proposals));
-	if (proposals == NULL) {
-		free(flagged);
-		return SQLITE_NOMEM;
-	}
-	n_proposals = index_advice_proposals(facts->tables, flagged, n_flagged,
-	    facts->statements, facts->n_statements, facts->indexes, facts->n_indexes, proposals,
-	    n_proposals);
-	for (size_t i = 0; a != NULL && i < n_flagged; i++) {
-		const struct table_window *t = &facts->tables[flagged[i].table];
-		Pgfleet__V1__IndexRecommendation *row =
-		    new_row(a, "high_sequential_scans", flagged[i].priority);
-		if (row == NULL)
-			break;
-		set(&row->schema, t->schema, &a->oom);
-		set(&row->table, t->table, &a->oom);
-		set(&row->instance, t->instance, &a->oom);
-		set(&row->cluster, facts->table_clusters[flagged[i].table], &a->oom);
-		set(&row->database, t->database, &a->oom);
-		set(&row->recommendation, flagged[i].recommendation, &a->oom);
-		set(&row->evidence, flagged[i].evidence, &a->oom);
-		row->seq_scans = t->seq_scans;
-		row->seq_tuples_read = t->seq_tuples_read;
-		row->index_scans = t->index_scans;
-		row->avg_tuples_per_scan = round(flagged[i].avg_tuples_per_scan * 100.0) / 100.0;
-		set_window(row, facts->table_spans_us[flagged[i].table], &a->oom);
-	}
-	for (size_t i = 0; a != NULL && i < n_proposals && rc == SQLITE_OK; i++) {
-		const struct index_proposal *p = &proposals[i];
-		const struct table_window *t = &facts->tables[p->table];
-		const struct statement_fact *s = &facts->statements[p->statement];
-		Pgfleet__V1__IndexRecommendation *row = new_row(a, "missing_index", p->priority);
-		if (row == NULL)
-			break;
-		set(&row->schema, t->schema, &a->oom);
-		set(&row->table, t->table, &a->oom);
-		set(&row->instance, t->instance, &a->oom);
-		set(&row->cluster, facts->table_clusters[p->table], &a->oom);
-		set(&row->database, t->database, &a->oom);
-		set(&row->recommendation, p->recommendation, &a->oom);
-		set(&row->evidence, p->evidence, &a->oom);
-		set(&row->ddl, p->ddl, &a->oom);
-		set(&row->index, "", &a->oom);
-		set(&row->predicate, p->key.predicate, &a->oom);
-		set(&row->query, s->text, &a->oom);
-		row->queryid = s->queryid;
-		row->seq_scans = t->seq_scans;
-		row->seq_tuples_read = t->seq_tuples_read;
-		row->index_scans = t->index_scans;
-		row->avg_tuples_per_scan =
-		    t->seq_scans > 0 ? round((double) t->seq_tuples_read / (double) t->seq_scans * 100.0) / 100.0
-				     : 0.0;
-		row->columns = calloc(p->key.n_columns > 0 ? p->key.n_columns : 1, sizeof(char *));
-		if (row->columns == NULL) {
-			a->oom = true;
-			break;
-		}
-		for (size_t c = 0; c < p->key.n_columns; c++)
-			row->columns[row->n_columns++] = dup(p->key.columns[c], &a->oom);
-		set_window(row, facts->table_spans_us[p->table], &a->oom);
-		rc = fill_check(db, row, t->instance, s, p, &a->oom);
-	}
-	if (flagged_out != NULL) {
-		*flagged_out = flagged;
-		*n_flagged_out = n_flagged;
-	} else {
-		free(flagged);
-	}
-	if (proposals_out != NULL) {
-		*proposals_out = proposals;
-		*n_proposals_out = n_proposals;
-	} else {
-		free(proposals);
-	}
-	return rc;
-}
-
-static int
-load_facts(sqlite3 *db, struct facts *facts, const struct filter *filter, bool structural)
-{
-	int rc;
-	if ((rc = load_tables(db, facts, filter)) != SQLITE_OK ||
-	    (rc = load_statements(db, facts, filter)) != SQLITE_OK ||
-	    (rc = load_indexes(db, facts, filter)) != SQLITE_OK)
-		return rc;
-	if (structural && (rc = load_foreign_keys(db, facts, filter)) != SQLITE_OK)
-		return rc;
-	return SQLITE_OK;
-}
-
-static int
-priority_rank(const char *priority)
-{
-	return strcmp(priority, "high") == 0 ? 0 : strcmp(priority, "medium") == 0 ? 1 : 2;
-}
-
-static int
-compare_rows(const void *pa, const void *pb)
-{
-	const Pgfleet__V1__IndexRecommendation *a =
-	    *(const Pgfleet__V1__IndexRecommendation *const *) pa;
-	const Pgfleet__V1__IndexRecommendation *b =
-	    *(const Pgfleet__V1__IndexRecommendation *const *) pb;
-	int ra = priority_rank(a->priority), rb = priority_rank(b->priority);
-	return ra < rb ? -1 : ra > rb;
-}
+/* ---- the answers ---- */
 
 int
 store_sqlite_index_recommendations(struct store *base,
@@ -1004,61 +516,34 @@ store_sqlite_index_recommendations(struct store *base,
     Pgfleet__V1__IndexRecommendations *answer, char *errbuf, size_t errlen)
 {
 	struct store_sqlite *store = (struct store_sqlite *) base;
-	const Pgfleet__V1__Scope *scope = request->scope;
-	struct facts facts;
-	struct answer_rows rows;
-	struct filter filter;
-	size_t limit = request->limit > 0 ? request->limit : INDEXES_DEFAULT_LIMIT;
-	int rc;
+	struct index_facts *facts;
+	struct index_filter filter;
+	int rc, rv;
 
-	memset(&facts, 0, sizeof(facts));
-	memset(&rows, 0, sizeof(rows));
 	answer->rows = NULL;
 	answer->n_rows = 0;
-	filter.instance = scope != NULL ? scope->instance : "";
-	filter.cluster = scope != NULL ? scope->cluster : "";
-	filter.database = scope != NULL ? scope->database : "";
-	filter.until_us = scope != NULL && scope->until_us != 0 ? scope->until_us
-								 : pgf_time_now_us();
-	filter.since_us = scope != NULL && scope->since_us != 0
-	    ? scope->since_us
-	    : filter.until_us - INDEXES_DEFAULT_WINDOW_US;
-	if ((facts.arena = pgf_arena_new()) == NULL) {
+	index_answer_request_filter(request, pgf_time_now_us(), &filter);
+	if ((facts = index_facts_new()) == NULL) {
 		snprintf(errbuf, errlen, "out of memory");
 		return PGF_ENOMEM;
 	}
-	rc = load_facts(store->db, &facts, &filter, true);
-	if (rc == SQLITE_OK)
-		rc = add_missing(store->db, &facts, &rows, NULL, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		add_structural(&facts, &rows);
-	pgf_arena_free(facts.arena);
-	if (rc == SQLITE_OK && rows.oom)
-		rc = SQLITE_NOMEM;
-	if (rc == SQLITE_OK) {
-		/* stable by priority: insertion sort keeps each type's order */
-		for (size_t i = 1; i < rows.n_rows; i++) {
-			Pgfleet__V1__IndexRecommendation *key = rows.rows[i];
-			size_t j = i;
-			while (j > 0 && compare_rows(&rows.rows[j - 1], &key) > 0) {
-				rows.rows[j] = rows.rows[j - 1];
-				j--;
-			}
-			rows.rows[j] = key;
-		}
-	}
-	answer->rows = rows.rows;
-	answer->n_rows = rows.n_rows;
-	if (rc != SQLITE_OK)
+	if ((rc = load_tables(store->db, facts, &filter)) != SQLITE_OK ||
+	    (rc = load_statements(store->db, facts, &filter)) != SQLITE_OK ||
+	    (rc = load_indexes(store->db, facts, &filter)) != SQLITE_OK ||
+	    (rc = load_foreign_keys(store->db, facts, &filter)) != SQLITE_OK ||
+	    (rc = load_checks(store->db, facts, &filter)) != SQLITE_OK) {
+		index_facts_free(facts);
 		return sqlite_store_error(store->db, rc, "read index recommendations", errbuf, errlen);
-	/* past the limit: freed here, the answer keeps the first rows */
-	while (answer->n_rows > limit)
-		protobuf_c_message_free_unpacked(&answer->rows[--answer->n_rows]->base, NULL);
-	return PGF_OK;
+	}
+	rv = index_answer_recommendations(facts, request->limit, answer);
+	index_facts_free(facts);
+	if (rv != PGF_OK)
+		snprintf(errbuf, errlen, "could not read index recommendations: out of memory");
+	return rv;
 }
 
 /* Counts one more tables snapshot of the instance; *due says proposals
- * are to be worked out for it now (INDEXES_CHECK_EVERY). */
+ * are to be worked out for it now (INDEX_ANSWER_CHECK_EVERY). */
 static int
 check_due(sqlite3 *db, const char *instance, bool *due)
 {
@@ -1074,7 +559,7 @@ check_due(sqlite3 *db, const char *instance, bool *due)
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_text(stmt, 1, instance, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 2, INDEXES_CHECK_EVERY);
+	sqlite3_bind_int(stmt, 2, INDEX_ANSWER_CHECK_EVERY);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		*due = sqlite3_column_int(stmt, 0) == 1;
@@ -1089,104 +574,38 @@ store_sqlite_index_checks(struct store *base, const Pgfleet__V1__Report *report,
     Pgfleet__V1__IndexCheckRequest ***checks, size_t *count, char *errbuf, size_t errlen)
 {
 	struct store_sqlite *store = (struct store_sqlite *) base;
-	struct facts facts;
-	struct filter filter;
-	struct index_proposal *proposals = NULL;
-	size_t n_proposals = 0;
-	sqlite3_stmt *fresh = NULL;
+	struct index_facts *facts;
+	struct index_filter filter;
 	bool due = false;
-	int rc;
+	int rc, rv;
 
 	*checks = NULL;
 	*count = 0;
-	/* a new tables snapshot is when the sequential scans change: asking
-	 * then, not at every report, bounds the work */
-	if (report->tables == NULL || report->instance == NULL)
+	if (!index_answer_check_filter(report, &filter))
 		return PGF_OK;
 	if ((rc = check_due(store->db, report->instance->name, &due)) != SQLITE_OK)
 		return sqlite_store_error(store->db, rc, "count tables snapshots", errbuf, errlen);
 	if (!due)
 		return PGF_OK;
-	memset(&facts, 0, sizeof(facts));
-	filter.instance = report->instance->name;
-	filter.cluster = "";
-	filter.database = "";
-	filter.until_us = report->collected_at_us;
-	filter.since_us = report->collected_at_us - INDEXES_CHECK_WINDOW_US;
-	if ((facts.arena = pgf_arena_new()) == NULL)
+	if ((facts = index_facts_new()) == NULL)
 		return PGF_ENOMEM;
 	/* most snapshots flag no table: then nothing else is read */
-	rc = load_tables(store->db, &facts, &filter);
-	if (rc == SQLITE_OK && index_advice_seq_scans(facts.tables, facts.n_tables, NULL, 0) == 0) {
-		pgf_arena_free(facts.arena);
+	rc = load_tables(store->db, facts, &filter);
+	if (rc == SQLITE_OK && !index_facts_any_flagged(facts)) {
+		index_facts_free(facts);
 		return PGF_OK;
 	}
-	if (rc == SQLITE_OK && (rc = load_statements(store->db, &facts, &filter)) == SQLITE_OK)
-		rc = load_indexes(store->db, &facts, &filter);
-	if (rc == SQLITE_OK)
-		rc = add_missing(store->db, &facts, NULL, NULL, NULL, &proposals, &n_proposals);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(store->db,
-		    "SELECT 1 FROM index_checks c JOIN instances i ON i.instance_id = c.instance_id"
-		    " WHERE i.name = ?1 AND c.datname = ?2 AND c.queryid = ?3"
-		    " AND c.index_statement = ?4 AND c.checked_us > CASE c.status WHEN ?7 THEN ?5"
-		    " ELSE ?6 END",
-		    -1, &fresh, NULL);
-	if (rc == SQLITE_OK && n_proposals > 0 &&
-	    (*checks = calloc(n_proposals < INDEXES_MAX_CHECKS ? n_proposals : INDEXES_MAX_CHECKS,
-		 sizeof((*checks)[0]))) == NULL)
-		rc = SQLITE_NOMEM;
-	for (size_t i = 0; rc == SQLITE_OK && i < n_proposals && *count < INDEXES_MAX_CHECKS; i++) {
-		const struct index_proposal *p = &proposals[i];
-		const struct statement_fact *s = &facts.statements[p->statement];
-		Pgfleet__V1__IndexCheckRequest *check;
-		bool oom = false;
-		if (!p->key.is_select)
-			continue;
-		sqlite3_reset(fresh);
-		sqlite3_bind_text(fresh, 1, report->instance->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(fresh, 2, s->database, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(fresh, 3, s->queryid);
-		sqlite3_bind_text(fresh, 4, p->hypothetical_ddl, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(fresh, 5, report->collected_at_us - INDEXES_CHECK_FRESH_US);
-		sqlite3_bind_int64(fresh, 6, report->collected_at_us - INDEXES_RECHECK_FAILED_US);
-		sqlite3_bind_int(fresh, 7, PGFLEET__V1__INDEX_CHECK_RESULT__STATUS__STATUS_OK);
-		rc = sqlite3_step(fresh);
-		if (rc == SQLITE_ROW) {
-			rc = SQLITE_OK;
-			continue;
-		}
-		if (rc != SQLITE_DONE)
-			break;
-		rc = SQLITE_OK;
-		if ((check = malloc(sizeof(*check))) == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		pgfleet__v1__index_check_request__init(check);
-		(*checks)[(*count)++] = check;
-		check->database = dup(s->database, &oom);
-		check->statement = dup(s->text, &oom);
-		check->index_statement = dup(p->hypothetical_ddl, &oom);
-		check->queryid = s->queryid;
-		check->n_params = p->key.n_params;
-		if (oom)
-			rc = SQLITE_NOMEM;
-	}
-	sqlite3_finalize(fresh);
-	free(proposals);
-	pgf_arena_free(facts.arena);
+	if (rc == SQLITE_OK && (rc = load_statements(store->db, facts, &filter)) == SQLITE_OK &&
+	    (rc = load_indexes(store->db, facts, &filter)) == SQLITE_OK)
+		rc = load_checks(store->db, facts, &filter);
 	if (rc != SQLITE_OK) {
-		for (size_t i = 0; i < *count; i++)
-			protobuf_c_message_free_unpacked(&(*checks)[i]->base, NULL);
-		free(*checks);
-		*checks = NULL;
-		*count = 0;
+		index_facts_free(facts);
 		return sqlite_store_error(store->db, rc, "propose index checks", errbuf, errlen);
 	}
-	if (*count == 0) {
-		free(*checks);
-		*checks = NULL;
-	}
-	return PGF_OK;
+	rv = index_answer_checks(facts, report->instance->name, report->collected_at_us, checks,
+	    count);
+	index_facts_free(facts);
+	if (rv != PGF_OK)
+		snprintf(errbuf, errlen, "could not propose index checks: out of memory");
+	return rv;
 }

@@ -195,6 +195,7 @@ int store_sqlite_table_trend(struct store *store,
     const Pgfleet__V1__TableTrendRequest *request, Pgfleet__V1__TableTrend *answer,
     char *errbuf, size_t errlen);
 /* store_sqlite_metrics.c */
+extern const char store_sqlite_metrics_schema[];
 int store_sqlite_metrics(struct store *store, size_t top_statements, int64_t now_us,
     struct metrics_set *set, char *errbuf, size_t errlen);
 int store_sqlite_replication_trend(struct store *store,

@@ -15,32 +15,22 @@
  * application with no connection at a snapshot counts as 0 there.
  *
  * Answers: pool-stats and pool-recommendation read the samples of the
- * window and hand them to analysis_pools.c; query-regressions sums each
- * statement over the window and its baseline from the statement history
- * (store_sqlite_statement_source: each interval once, from whichever level
- * holds it) and hands the sums to analysis_regressions.c.
+ * window and feed them to pools_answer.c (shared with the PostgreSQL
+ * store), which makes the pools and hands them to analysis_pools.c;
+ * query-regressions sums each statement over the window and its baseline
+ * from the statement history (store_sqlite_statement_source: each
+ * interval once, from whichever level holds it) and hands the sums to
+ * pools_answer.c and analysis_regressions.c.
  */
 #include "collector/store_sqlite_internal.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "collector/analysis_pools.h"
-#include "collector/analysis_regressions.h"
-#include "common/timeutil.h"
+#include "collector/pools_answer.h"
 
-#define POOLS_DEFAULT_LIMIT 50
-#define REGRESSIONS_DEFAULT_LIMIT 20
-#define DAY_US (86400LL * 1000000)
-#define HOUR_US (3600LL * 1000000)
-/* pgbouncer's admin console is a pool of its own (database "pgbouncer"),
- * with no server connections: not a pool to size. */
-#define POOLER_NOT_ADMIN "database <> 'pgbouncer'"
-/* Most samples × pools one answer reads into memory. */
-#define POOLS_MAX_CELLS (8 * 1024 * 1024)
+#define POOLER_NOT_ADMIN POOLS_ANSWER_POOLER_NOT_ADMIN
 
 const char store_sqlite_pools_schema[] =
     "CREATE TABLE pool_app_samples ("
@@ -73,15 +63,6 @@ const char store_sqlite_pools_schema[] =
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* States in which a backend holds its connection for a request. */
-static bool
-state_is_busy(const char *state)
-{
-	return strcmp(state, "active") == 0 || strcmp(state, "idle in transaction") == 0 ||
-	    strcmp(state, "idle in transaction (aborted)") == 0 ||
-	    strcmp(state, "fastpath function call") == 0;
-}
-
 static int
 write_app_samples(struct store_sqlite *store, int64_t instance_id, int64_t ts_us,
     const Pgfleet__V1__ActivityFamily *a)
@@ -111,7 +92,7 @@ write_app_samples(struct store_sqlite *store, int64_t instance_id, int64_t ts_us
 		    (rc = sqlite_bind_clean_string(stmt, 4, g->database)) != SQLITE_OK)
 			break;
 		sqlite3_bind_int64(stmt, 5, g->count);
-		sqlite3_bind_int64(stmt, 6, state_is_busy(g->state) ? g->count : 0);
+		sqlite3_bind_int64(stmt, 6, pools_answer_state_is_busy(g->state) ? g->count : 0);
 		sqlite3_bind_int64(stmt, 7, strcmp(g->state, "idle") == 0 ? g->count : 0);
 		sqlite3_bind_int64(stmt, 8, g->waiting);
 		if ((rc = sqlite_step_done(stmt)) != SQLITE_OK)
@@ -181,156 +162,6 @@ store_sqlite_pools_write(struct store_sqlite *store, int64_t instance_id,
 
 /* ---- reading pools ------------------------------------------------------ */
 
-/* One pool as read from the samples of the window. */
-struct pool_rows {
-	struct pools_input input;
-	char *instance;
-	char *cluster;
-	char *application;
-	/* connections held at each sample (busy ones are in input.busy) */
-	double *held;
-	int64_t latest_total;
-	int64_t latest_busy;
-	int64_t latest_free;
-	int64_t latest_waiting;
-	int64_t latest_ts_us;
-	int64_t max_held;
-};
-
-/* Everything read for one question. */
-struct pool_set {
-	struct pool_rows *pools;
-	size_t n_pools;
-	size_t pools_capacity;
-	struct pools_share *shares;
-	size_t n_shares;
-	size_t shares_capacity;
-	struct pools_load *loads;
-	size_t n_loads;
-	size_t loads_capacity;
-	struct pools_budget *budgets;
-	size_t n_budgets;
-	size_t budgets_capacity;
-	size_t cells;
-};
-
-/* Grows *array (of size elements) to hold one more; false when out of
- * memory. */
-static bool
-grow(void **array, size_t size, size_t count, size_t *capacity)
-{
-	if (count < *capacity)
-		return true;
-	size_t bigger = *capacity == 0 ? 8 : *capacity * 2;
-	void *grown = realloc(*array, bigger * size);
-	if (grown == NULL)
-		return false;
-	*array = grown;
-	*capacity = bigger;
-	return true;
-}
-
-static void
-pool_set_free(struct pool_set *set)
-{
-	for (size_t i = 0; i < set->n_pools; i++) {
-		free(set->pools[i].instance);
-		free(set->pools[i].cluster);
-		free(set->pools[i].application);
-		free(set->pools[i].held);
-		free(set->pools[i].input.busy);
-	}
-	for (size_t i = 0; i < set->n_shares; i++)
-		free((char *) set->shares[i].database);
-	for (size_t i = 0; i < set->n_loads; i++) {
-		free((char *) set->loads[i].instance);
-		free((char *) set->loads[i].database);
-	}
-	for (size_t i = 0; i < set->n_budgets; i++)
-		free((char *) set->budgets[i].instance);
-	free(set->pools);
-	free(set->shares);
-	free(set->loads);
-	free(set->budgets);
-	memset(set, 0, sizeof(*set));
-}
-
-/* A new pool of n_samples zeroed samples; NULL when out of memory or the
- * answer would read too much. */
-static struct pool_rows *
-add_pool(struct pool_set *set, const char *instance, const char *cluster, const char *source,
-    const char *application, size_t n_samples)
-{
-	struct pool_rows *pool;
-	size_t n = n_samples > 0 ? n_samples : 1;
-
-	if (set->cells + n > POOLS_MAX_CELLS)
-		return NULL;
-	if (!grow((void **) &set->pools, sizeof(set->pools[0]), set->n_pools,
-		&set->pools_capacity))
-		return NULL;
-	pool = &set->pools[set->n_pools];
-	memset(pool, 0, sizeof(*pool));
-	pool->instance = strdup(instance);
-	pool->cluster = strdup(cluster);
-	pool->application = strdup(application);
-	pool->held = calloc(n, sizeof(double));
-	pool->input.busy = calloc(n, sizeof(double));
-	set->n_pools++; /* freed with the set even when incomplete */
-	if (pool->instance == NULL || pool->cluster == NULL || pool->application == NULL ||
-	    pool->held == NULL || pool->input.busy == NULL)
-		return NULL;
-	set->cells += n;
-	pool->input.instance = pool->instance;
-	pool->input.cluster = pool->cluster;
-	pool->input.application = pool->application;
-	pool->input.source = source;
-	pool->input.n_samples = n_samples;
-	return pool;
-}
-
-static bool
-add_share(struct pool_set *set, size_t pool, const char *database, double mean_busy)
-{
-	char *copy;
-
-	if (!grow((void **) &set->shares, sizeof(set->shares[0]), set->n_shares,
-		&set->shares_capacity) ||
-	    (copy = strdup(database)) == NULL)
-		return false;
-	set->shares[set->n_shares].pool = pool;
-	set->shares[set->n_shares].database = copy;
-	set->shares[set->n_shares].mean_busy = mean_busy;
-	set->n_shares++;
-	return true;
-}
-
-/* The window of a pools question: the scope's, the last 24 hours when it
- * has no start, up to now when it has no end. */
-static void
-pools_window(const Pgfleet__V1__Scope *scope, int64_t *since_us, int64_t *until_us)
-{
-	*until_us = scope != NULL && scope->until_us != 0 ? scope->until_us : INT64_MAX;
-	*since_us = scope != NULL && scope->since_us != 0
-	    ? scope->since_us
-	    : (scope != NULL && scope->until_us != 0 ? scope->until_us : pgf_time_now_us()) - DAY_US;
-}
-
-/* Index of ts in the sorted times[0..n), or n when absent. */
-static size_t
-sample_index(const int64_t *times, size_t n, int64_t ts)
-{
-	size_t low = 0, high = n;
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-		if (times[mid] < ts)
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	return low < n && times[low] == ts ? low : n;
-}
-
 /* Reads the int64 column 0 of every row of stmt into a malloc'd array. */
 static int
 read_times(sqlite3_stmt *stmt, int64_t **times, size_t *n)
@@ -341,8 +172,14 @@ read_times(sqlite3_stmt *stmt, int64_t **times, size_t *n)
 	*times = NULL;
 	*n = 0;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (!grow((void **) times, sizeof(int64_t), *n, &capacity))
-			return SQLITE_NOMEM;
+		if (*n == capacity) {
+			/* grown by half: a day of 10 s snapshots is 8640 */
+			int64_t *more = realloc(*times, (capacity + capacity / 2 + 64) * sizeof(int64_t));
+			if (more == NULL)
+				return SQLITE_NOMEM;
+			*times = more;
+			capacity += capacity / 2 + 64;
+		}
 		(*times)[(*n)++] = sqlite3_column_int64(stmt, 0);
 	}
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -361,19 +198,24 @@ prepare_window(struct store_sqlite *store, const char *sql, int64_t instance_id,
 	return SQLITE_OK;
 }
 
+/* A text column; "" for NULL. */
+static const char *
+column_text(sqlite3_stmt *stmt, int column)
+{
+	const char *text = (const char *) sqlite3_column_text(stmt, column);
+	return text != NULL ? text : "";
+}
+
 /* The applications' connections on one instance: one pool per
  * application over the instance's activity snapshots. */
 static int
-load_server_pools(struct store_sqlite *store, struct pool_set *set, int64_t instance_id,
+load_server_pools(struct store_sqlite *store, struct pools_answer *set, int64_t instance_id,
     const char *instance, const char *cluster, int64_t since_us, int64_t until_us)
 {
+	struct pools_answer_reader reader;
 	sqlite3_stmt *stmt = NULL;
 	int64_t *times = NULL;
 	size_t n_times = 0;
-	struct pool_rows *pool = NULL;
-	size_t pool_index = 0;
-	char *database = NULL;
-	double database_busy = 0.0;
 	int rc;
 
 	rc = prepare_window(store,
@@ -393,112 +235,33 @@ load_server_pools(struct store_sqlite *store, struct pool_set *set, int64_t inst
 	    instance_id, since_us, until_us, &stmt);
 	if (rc != SQLITE_OK)
 		goto done;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *application = (const char *) sqlite3_column_text(stmt, 0);
-		const char *datname = (const char *) sqlite3_column_text(stmt, 1);
-		int64_t ts = sqlite3_column_int64(stmt, 2);
-		size_t k = sample_index(times, n_times, ts);
-
-		if (application == NULL)
-			application = "";
-		if (datname == NULL)
-			datname = "";
-		if (pool == NULL || strcmp(pool->application, application) != 0) {
-			if (database != NULL &&
-			    !add_share(set, pool_index, database, database_busy / (double) n_times)) {
-				rc = SQLITE_NOMEM;
-				goto done;
-			}
-			free(database);
-			database = NULL;
-			pool = add_pool(set, instance, cluster, "server", application, n_times);
-			if (pool == NULL) {
-				rc = SQLITE_NOMEM;
-				goto done;
-			}
-			pool_index = set->n_pools - 1;
-		}
-		if (database == NULL || strcmp(database, datname) != 0) {
-			if (database != NULL &&
-			    !add_share(set, pool_index, database, database_busy / (double) n_times)) {
-				rc = SQLITE_NOMEM;
-				goto done;
-			}
-			free(database);
-			if ((database = strdup(datname)) == NULL) {
-				rc = SQLITE_NOMEM;
-				goto done;
-			}
-			database_busy = 0.0;
-		}
-		if (k == n_times)
-			continue; /* a snapshot without totals: cannot happen, skip */
-		pool->held[k] += (double) sqlite3_column_int64(stmt, 3);
-		pool->input.busy[k] += (double) sqlite3_column_int64(stmt, 4);
-		database_busy += (double) sqlite3_column_int64(stmt, 4);
-		if (k == n_times - 1) {
-			pool->latest_total += sqlite3_column_int64(stmt, 3);
-			pool->latest_busy += sqlite3_column_int64(stmt, 4);
-			pool->latest_free += sqlite3_column_int64(stmt, 5);
-			pool->latest_waiting += sqlite3_column_int64(stmt, 6);
-		}
-	}
-	if (rc != SQLITE_DONE)
-		goto done;
-	rc = SQLITE_OK;
-	if (database != NULL &&
-	    !add_share(set, pool_index, database, database_busy / (double) n_times))
+	pools_answer_server_begin(&reader, set, instance, cluster, times, n_times);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW &&
+	    pools_answer_server_row(&reader, column_text(stmt, 0), column_text(stmt, 1),
+		sqlite3_column_int64(stmt, 2), sqlite3_column_int64(stmt, 3),
+		sqlite3_column_int64(stmt, 4), sqlite3_column_int64(stmt, 5),
+		sqlite3_column_int64(stmt, 6)))
+		;
+	if (!pools_answer_server_end(&reader))
 		rc = SQLITE_NOMEM;
-	/* sizes from the samples in which the application was connected:
-	 * an application that comes and goes has its pool while it is there */
-	for (size_t i = 0; i < set->n_pools && rc == SQLITE_OK; i++) {
-		struct pool_rows *p = &set->pools[i];
-		double *sorted;
-		size_t present = 0;
-		if (strcmp(p->instance, instance) != 0 || strcmp(p->input.source, "server") != 0 ||
-		    p->latest_ts_us != 0)
-			continue;
-		p->latest_ts_us = times[n_times - 1];
-		for (size_t k = 0; k < n_times; k++) {
-			if (p->held[k] > 0.0) {
-				p->held[present] = p->held[k];
-				p->input.busy[present] = p->input.busy[k];
-				present++;
-			}
-		}
-		p->input.n_samples = present;
-		if (present == 0)
-			continue;
-		sorted = malloc(present * sizeof(double));
-		if (sorted == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		memcpy(sorted, p->held, present * sizeof(double));
-		p->input.current_pool_size = pools_round_up(pools_percentile(sorted, present, 50.0));
-		p->max_held = (int64_t) sorted[present - 1];
-		free(sorted);
-		p->input.overflow_used = p->max_held > p->input.current_pool_size;
-	}
+	else if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
 done:
 	sqlite3_finalize(stmt);
 	free(times);
-	free(database);
 	return rc;
 }
 
 /* pgbouncer's pools on one instance: one pool per (database, user) over
  * the pool family's samples. */
 static int
-load_pooler_pools(struct store_sqlite *store, struct pool_set *set, int64_t instance_id,
+load_pooler_pools(struct store_sqlite *store, struct pools_answer *set, int64_t instance_id,
     const char *instance, const char *cluster, int64_t since_us, int64_t until_us)
 {
+	struct pools_answer_reader reader;
 	sqlite3_stmt *stmt = NULL;
 	int64_t *times = NULL;
 	size_t n_times = 0;
-	struct pool_rows *pool = NULL;
-	char *pool_database = NULL;
-	double busy_sum = 0.0;
 	int rc;
 
 	rc = prepare_window(store,
@@ -519,72 +282,20 @@ load_pooler_pools(struct store_sqlite *store, struct pool_set *set, int64_t inst
 	    instance_id, since_us, until_us, &stmt);
 	if (rc != SQLITE_OK)
 		goto done;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *name = (const char *) sqlite3_column_text(stmt, 0);
-		const char *database = (const char *) sqlite3_column_text(stmt, 1);
-		int64_t ts = sqlite3_column_int64(stmt, 2);
-		int64_t waiting = sqlite3_column_int64(stmt, 3);
-		int64_t active = sqlite3_column_int64(stmt, 4);
-		int64_t free_connections = sqlite3_column_int64(stmt, 5);
-		int64_t login = sqlite3_column_int64(stmt, 6);
-		size_t k = sample_index(times, n_times, ts);
-
-		if (name == NULL || database == NULL) {
-			rc = SQLITE_NOMEM;
-			goto done;
-		}
-		if (pool == NULL || strcmp(pool->application, name) != 0) {
-			/* the previous pool's share of its database's load */
-			if (pool != NULL && !add_share(set, set->n_pools - 1, pool_database,
-						busy_sum / (double) n_times)) {
-				rc = SQLITE_NOMEM;
-				goto done;
-			}
-			free(pool_database);
-			pool_database = strdup(database);
-			pool = add_pool(set, instance, cluster, "pgbouncer", name, n_times);
-			if (pool == NULL || pool_database == NULL) {
-				rc = SQLITE_NOMEM;
-				goto done;
-			}
-			busy_sum = 0.0;
-		}
-		if (k == n_times)
-			continue;
-		pool->held[k] = (double) (active + free_connections + login);
-		pool->input.busy[k] = (double) active;
-		busy_sum += (double) active;
-		if (waiting > pool->input.max_waiting)
-			pool->input.max_waiting = waiting;
-		if (waiting > 0 && active + waiting > pool->input.max_demand)
-			pool->input.max_demand = active + waiting;
-		if (ts >= pool->latest_ts_us) {
-			pool->latest_ts_us = ts;
-			pool->latest_total = active + free_connections + login;
-			pool->latest_busy = active;
-			pool->latest_free = free_connections;
-			pool->latest_waiting = waiting;
-			pool->input.current_pool_size = sqlite3_column_int64(stmt, 7);
-		}
-		if ((int64_t) pool->held[k] > pool->max_held)
-			pool->max_held = (int64_t) pool->held[k];
-	}
-	if (rc != SQLITE_DONE)
-		goto done;
-	rc = SQLITE_OK;
-	if (pool != NULL &&
-	    !add_share(set, set->n_pools - 1, pool_database, busy_sum / (double) n_times))
+	pools_answer_pooler_begin(&reader, set, instance, cluster, times, n_times);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW &&
+	    pools_answer_pooler_row(&reader, column_text(stmt, 0), column_text(stmt, 1),
+		sqlite3_column_int64(stmt, 2), sqlite3_column_int64(stmt, 3),
+		sqlite3_column_int64(stmt, 4), sqlite3_column_int64(stmt, 5),
+		sqlite3_column_int64(stmt, 6), sqlite3_column_int64(stmt, 7)))
+		;
+	if (!pools_answer_pooler_end(&reader))
 		rc = SQLITE_NOMEM;
-	for (size_t i = 0; i < set->n_pools; i++) {
-		struct pool_rows *p = &set->pools[i];
-		if (strcmp(p->instance, instance) == 0 && strcmp(p->input.source, "pgbouncer") == 0)
-			p->input.overflow_used = p->max_held > p->input.current_pool_size ||
-			    p->input.max_waiting > 0;
-	}
+	else if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
 done:
 	sqlite3_finalize(stmt);
 	free(times);
-	free(pool_database);
 	return rc;
 }
 
@@ -592,7 +303,7 @@ done:
  * and the wall time the statement intervals cover (Little's law needs
  * both): raw intervals from their start, rollup buckets whole. */
 static int
-load_statements(struct store_sqlite *store, struct pool_set *set, int64_t instance_id,
+load_statements(struct store_sqlite *store, struct pools_answer *set, int64_t instance_id,
     const char *instance, int64_t since_us, int64_t until_us, double *wall_seconds)
 {
 	char sql[4096];
@@ -607,20 +318,8 @@ load_statements(struct store_sqlite *store, struct pool_set *set, int64_t instan
 	if ((rc = prepare_window(store, sql, instance_id, since_us, until_us, &stmt)) != SQLITE_OK)
 		goto done;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *datname = (const char *) sqlite3_column_text(stmt, 0);
-		struct pools_load *load;
-		if (!grow((void **) &set->loads, sizeof(set->loads[0]), set->n_loads,
-			&set->loads_capacity)) {
-			rc = SQLITE_NOMEM;
-			goto done;
-		}
-		load = &set->loads[set->n_loads];
-		load->instance = strdup(instance);
-		load->database = strdup(datname != NULL ? datname : "");
-		load->exec_ms = sqlite3_column_double(stmt, 1);
-		load->calls = sqlite3_column_double(stmt, 2);
-		set->n_loads++;
-		if (load->instance == NULL || load->database == NULL) {
+		if (!pools_answer_load(set, instance, column_text(stmt, 0),
+			sqlite3_column_double(stmt, 1), sqlite3_column_double(stmt, 2))) {
 			rc = SQLITE_NOMEM;
 			goto done;
 		}
@@ -660,7 +359,7 @@ done:
 
 /* The instance's connections for clients, from its latest activity. */
 static int
-load_budget(struct store_sqlite *store, struct pool_set *set, int64_t instance_id,
+load_budget(struct store_sqlite *store, struct pools_answer *set, int64_t instance_id,
     const char *instance)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -672,23 +371,13 @@ load_budget(struct store_sqlite *store, struct pool_set *set, int64_t instance_i
 		return rc;
 	sqlite3_bind_int64(stmt, 1, instance_id);
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		struct pools_budget *b;
-		rc = SQLITE_NOMEM;
-		if (grow((void **) &set->budgets, sizeof(set->budgets[0]), set->n_budgets,
-			&set->budgets_capacity)) {
-			b = &set->budgets[set->n_budgets];
-			b->max_connections = sqlite3_column_int64(stmt, 0);
-			b->reserved_connections = sqlite3_column_int64(stmt, 1);
-			b->instance = strdup(instance);
-			if (b->instance != NULL) {
-				set->n_budgets++;
-				rc = SQLITE_OK;
-			}
-		}
-	} else if (rc == SQLITE_DONE) {
+	if (rc == SQLITE_ROW)
+		rc = pools_answer_budget(set, instance, sqlite3_column_int64(stmt, 0),
+			 sqlite3_column_int64(stmt, 1))
+		    ? SQLITE_OK
+		    : SQLITE_NOMEM;
+	else if (rc == SQLITE_DONE)
 		rc = SQLITE_OK;
-	}
 	sqlite3_finalize(stmt);
 	return rc;
 }
@@ -697,13 +386,13 @@ load_budget(struct store_sqlite *store, struct pool_set *set, int64_t instance_i
  * and the budgets a recommendation needs. */
 static int
 load_pools(struct store_sqlite *store, const Pgfleet__V1__Scope *scope, bool with_load,
-    struct pool_set *set)
+    struct pools_answer *set)
 {
 	sqlite3_stmt *stmt = NULL;
 	int64_t since_us, until_us;
 	int rc;
 
-	pools_window(scope, &since_us, &until_us);
+	pools_answer_window(scope, &since_us, &until_us);
 	rc = sqlite3_prepare_v2(store->db,
 	    "SELECT instance_id, name, system_identifier FROM instances"
 	    " WHERE (?1 = '' OR name = ?1) AND (?2 = '' OR system_identifier = ?2)"
@@ -732,8 +421,7 @@ load_pools(struct store_sqlite *store, const Pgfleet__V1__Scope *scope, bool wit
 			    &wall);
 		if (rc == SQLITE_OK && with_load && set->n_pools > first)
 			rc = load_budget(store, set, instance_id, instance);
-		for (size_t i = first; i < set->n_pools; i++)
-			set->pools[i].input.wall_seconds = wall;
+		pools_answer_wall(set, first, wall);
 		free(instance);
 		free(cluster);
 		if (rc != SQLITE_OK)
@@ -749,33 +437,9 @@ load_pools(struct store_sqlite *store, const Pgfleet__V1__Scope *scope, bool wit
 static int
 pools_error(struct store_sqlite *store, int rc, const char *what, char *errbuf, size_t errlen)
 {
-	if (rc == SQLITE_NOMEM) {
-		snprintf(errbuf, errlen, "out of memory (or a window with more than %d samples)",
-		    POOLS_MAX_CELLS);
-		return PGF_ENOMEM;
-	}
+	if (rc == SQLITE_NOMEM)
+		return pools_answer_read_error(errbuf, errlen);
 	return sqlite_store_error(store->db, rc, what, errbuf, errlen);
-}
-
-static char *
-time_text(int64_t us)
-{
-	char stamp[32];
-	time_t seconds = (time_t) (us / 1000000);
-	struct tm tm;
-
-	if (us <= 0 || us == INT64_MAX || gmtime_r(&seconds, &tm) == NULL ||
-	    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		return strdup("");
-	return strdup(stamp);
-}
-
-/* Allocates the rows array of an answer for n rows. */
-static bool
-alloc_rows(void ***rows, size_t n)
-{
-	*rows = calloc(n > 0 ? n : 1, sizeof(void *));
-	return *rows != NULL;
 }
 
 int
@@ -783,66 +447,16 @@ store_sqlite_pool_stats(struct store *base, const Pgfleet__V1__PoolStatsRequest 
     Pgfleet__V1__PoolStats *answer, char *errbuf, size_t errlen)
 {
 	struct store_sqlite *store = (struct store_sqlite *) base;
-	struct pool_set set;
-	size_t limit = request->limit > 0 ? request->limit : POOLS_DEFAULT_LIMIT;
-	size_t n;
-	int rc;
+	struct pools_answer set;
+	int rc, rv;
 
-	memset(&set, 0, sizeof(set));
-	if ((rc = load_pools(store, request->scope, false, &set)) != SQLITE_OK) {
-		int rv = pools_error(store, rc, "read pool samples", errbuf, errlen);
-		pool_set_free(&set);
-		return rv;
-	}
-	n = set.n_pools < limit ? set.n_pools : limit;
-	if (!alloc_rows((void ***) &answer->rows, n))
-		goto fail_memory;
-	for (size_t i = 0; i < n; i++) {
-		const struct pool_rows *p = &set.pools[i];
-		Pgfleet__V1__PoolStatsRow *row = malloc(sizeof(*row));
-		if (row == NULL)
-			goto fail_memory;
-		pgfleet__v1__pool_stats_row__init(row);
-		answer->rows[answer->n_rows++] = row;
-		row->pool_size = p->input.current_pool_size;
-		row->checked_out = p->latest_busy;
-		row->checked_in = p->latest_free;
-		row->total_connections = p->latest_total;
-		row->overflow = p->latest_total > p->input.current_pool_size
-		    ? p->latest_total - p->input.current_pool_size
-		    : 0;
-		row->waiting = p->latest_waiting;
-		row->max_connections_held = p->max_held;
-		row->samples = (int64_t) p->input.n_samples;
-		row->instance = strdup(p->instance);
-		row->cluster = strdup(p->cluster);
-		row->source = strdup(p->input.source);
-		row->application = strdup(p->application);
-		row->collected_at = time_text(p->latest_ts_us);
-		if (row->instance == NULL || row->cluster == NULL || row->source == NULL ||
-		    row->application == NULL || row->collected_at == NULL)
-			goto fail_memory;
-	}
-	pool_set_free(&set);
-	return PGF_OK;
-fail_memory:
-	pool_set_free(&set);
-	snprintf(errbuf, errlen, "out of memory");
-	return PGF_ENOMEM;
-}
-
-/* The shares of the pools of one source, so that pgbouncer's pools and
- * the server's application rows (the same connections seen twice) each
- * take the whole load. */
-static size_t
-shares_of(const struct pool_set *set, const char *source, struct pools_share *out)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < set->n_shares; i++) {
-		if (strcmp(set->pools[set->shares[i].pool].input.source, source) == 0)
-			out[n++] = set->shares[i];
-	}
-	return n;
+	pools_answer_init(&set);
+	if ((rc = load_pools(store, request->scope, false, &set)) != SQLITE_OK)
+		rv = pools_error(store, rc, "read pool samples", errbuf, errlen);
+	else
+		rv = pools_answer_stats(&set, request->limit, answer, errbuf, errlen);
+	pools_answer_fini(&set);
+	return rv;
 }
 
 int
@@ -851,97 +465,20 @@ store_sqlite_pool_recommendation(struct store *base,
     Pgfleet__V1__PoolRecommendation *answer, char *errbuf, size_t errlen)
 {
 	struct store_sqlite *store = (struct store_sqlite *) base;
-	struct pool_set set;
-	struct pools_input *inputs = NULL;
-	struct pools_share *shares = NULL;
-	struct pools_recommendation *out = NULL;
-	size_t limit = request->limit > 0 ? request->limit : POOLS_DEFAULT_LIMIT;
-	size_t n;
-	int rc;
+	struct pools_answer set;
+	int rc, rv;
 
-	memset(&set, 0, sizeof(set));
-	if ((rc = load_pools(store, request->scope, true, &set)) != SQLITE_OK) {
-		int rv = pools_error(store, rc, "read pool samples", errbuf, errlen);
-		pool_set_free(&set);
-		return rv;
-	}
-	inputs = calloc(set.n_pools + 1, sizeof(inputs[0]));
-	shares = calloc(set.n_shares + 1, sizeof(shares[0]));
-	out = calloc(set.n_pools + 1, sizeof(out[0]));
-	if (inputs == NULL || shares == NULL || out == NULL)
-		goto fail_memory;
-	for (size_t i = 0; i < set.n_pools; i++)
-		inputs[i] = set.pools[i].input;
-	pools_attribute(inputs, set.n_pools, set.loads, set.n_loads, shares,
-	    shares_of(&set, "server", shares));
-	pools_attribute(inputs, set.n_pools, set.loads, set.n_loads, shares,
-	    shares_of(&set, "pgbouncer", shares));
-	pools_recommend(inputs, set.n_pools, set.budgets, set.n_budgets, request->buffer, out);
-
-	n = set.n_pools < limit ? set.n_pools : limit;
-	if (!alloc_rows((void ***) &answer->rows, n))
-		goto fail_memory;
-	for (size_t i = 0; i < n; i++) {
-		const struct pools_recommendation *r = &out[i];
-		Pgfleet__V1__PoolRecommendationRow *row = malloc(sizeof(*row));
-		if (row == NULL)
-			goto fail_memory;
-		pgfleet__v1__pool_recommendation_row__init(row);
-		answer->rows[answer->n_rows++] = row;
-		row->current_pool_size = r->current_pool_size;
-		row->recommended_pool_size = r->recommended_pool_size;
-		row->utilization_percentage = r->utilization_percentage;
-		row->overflow_used = r->overflow_used;
-		row->avg_busy_connections = r->avg_busy_connections;
-		row->p95_busy_connections = r->p95_busy_connections;
-		row->max_busy_connections = r->max_busy_connections;
-		row->formula_pool_size = r->formula_pool_size;
-		row->requests_per_second = r->requests_per_second;
-		row->avg_query_seconds = r->avg_query_seconds;
-		row->buffer = r->buffer;
-		row->connection_budget = r->connection_budget;
-		row->max_connections = r->max_connections;
-		row->reserved_connections = r->reserved_connections;
-		row->samples = (int64_t) inputs[i].n_samples;
-		row->window_seconds = inputs[i].wall_seconds;
-		row->recommendation = strdup(r->recommendation);
-		row->reason = strdup(r->reason);
-		row->driven_by = strdup(r->driven_by);
-		row->instance = strdup(set.pools[i].instance);
-		row->cluster = strdup(set.pools[i].cluster);
-		row->source = strdup(set.pools[i].input.source);
-		row->application = strdup(set.pools[i].application);
-		if (row->recommendation == NULL || row->reason == NULL || row->driven_by == NULL ||
-		    row->instance == NULL || row->cluster == NULL || row->source == NULL ||
-		    row->application == NULL)
-			goto fail_memory;
-	}
-	free(inputs);
-	free(shares);
-	free(out);
-	pool_set_free(&set);
-	return PGF_OK;
-fail_memory:
-	free(inputs);
-	free(shares);
-	free(out);
-	pool_set_free(&set);
-	snprintf(errbuf, errlen, "out of memory");
-	return PGF_ENOMEM;
+	pools_answer_init(&set);
+	if ((rc = load_pools(store, request->scope, true, &set)) != SQLITE_OK)
+		rv = pools_error(store, rc, "read pool samples", errbuf, errlen);
+	else
+		rv = pools_answer_recommendation(&set, request->limit, request->buffer, answer,
+		    errbuf, errlen);
+	pools_answer_fini(&set);
+	return rv;
 }
 
 /* ---- regressions ------------------------------------------------------- */
-
-/* One statement's sums as read, with what its answer row needs. */
-struct regression_row {
-	char *instance;
-	char *database;
-	char *query;
-	char *cluster;
-	int64_t queryid;
-	int instances;
-	bool truncated;
-};
 
 int
 store_sqlite_query_regressions(struct store *base,
@@ -950,35 +487,14 @@ store_sqlite_query_regressions(struct store *base,
 {
 	struct store_sqlite *store = (struct store_sqlite *) base;
 	const Pgfleet__V1__Scope *scope = request->scope;
-	struct regression_params params;
-	struct regression_input *inputs = NULL;
-	struct regression_row *rows = NULL;
-	struct regression_result *results = NULL;
-	size_t n_rows = 0, capacity = 0, found, limit;
-	int64_t since_us, until_us, baseline_since_us, baseline_until_us;
+	struct pools_answer_regressions q;
 	sqlite3_stmt *stmt = NULL;
 	char sql[4096];
-	int rv = PGF_ENOMEM;
+	int rv;
 	int rc;
 
-	until_us = scope != NULL && scope->until_us != 0 ? scope->until_us : pgf_time_now_us();
-	since_us = scope != NULL && scope->since_us != 0 ? scope->since_us : until_us - DAY_US;
-	baseline_until_us = request->baseline_until_us != 0 ? request->baseline_until_us
-							    : since_us;
-	baseline_since_us = request->baseline_since_us != 0 ? request->baseline_since_us
-							    : baseline_until_us - 7 * DAY_US;
-	if (baseline_until_us <= baseline_since_us) {
-		snprintf(errbuf, errlen, "the baseline ends before it starts");
-		return PGF_EINVAL;
-	}
-	params.min_factor = request->min_factor > 0.0 ? request->min_factor
-						      : REGRESSIONS_DEFAULT_FACTOR;
-	params.min_calls = request->min_calls > 0 ? request->min_calls
-						  : REGRESSIONS_DEFAULT_MIN_CALLS;
-	params.min_extra_ms = request->min_extra_seconds > 0.0
-	    ? request->min_extra_seconds * 1000.0
-	    : REGRESSIONS_DEFAULT_MIN_EXTRA_MS;
-	limit = request->limit > 0 ? request->limit : REGRESSIONS_DEFAULT_LIMIT;
+	if ((rv = pools_answer_regressions_init(&q, request, errbuf, errlen)) != PGF_OK)
+		goto done;
 	/* ?1..?2 the window, ?3..?4 the baseline (they may overlap: a row
 	 * counts in each it falls in) */
 	snprintf(sql, sizeof(sql),
@@ -998,112 +514,53 @@ store_sqlite_query_regressions(struct store *base,
 	    "  AND (?7 = '' OR s.datname = ?7)"
 	    " GROUP BY %s HAVING w_calls >= ?8 AND b_calls >= ?8",
 	    store_sqlite_statement_source,
-	    request->group == PGFLEET__V1__QUERY_REGRESSIONS_REQUEST__GROUP__GROUP_CLUSTER
-		? "i.system_identifier, s.dbid, s.queryid"
-		: "s.instance_id, s.dbid, s.queryid");
+	    q.by_cluster ? "i.system_identifier, s.dbid, s.queryid"
+			 : "s.instance_id, s.dbid, s.queryid");
 	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return sqlite_store_error(store->db, rc, "prepare the regressions query", errbuf,
+	if (rc != SQLITE_OK) {
+		rv = sqlite_store_error(store->db, rc, "prepare the regressions query", errbuf,
 		    errlen);
-	sqlite3_bind_int64(stmt, 1, since_us);
-	sqlite3_bind_int64(stmt, 2, until_us);
-	sqlite3_bind_int64(stmt, 3, baseline_since_us);
-	sqlite3_bind_int64(stmt, 4, baseline_until_us);
+		goto done;
+	}
+	sqlite3_bind_int64(stmt, 1, q.since_us);
+	sqlite3_bind_int64(stmt, 2, q.until_us);
+	sqlite3_bind_int64(stmt, 3, q.baseline_since_us);
+	sqlite3_bind_int64(stmt, 4, q.baseline_until_us);
 	sqlite3_bind_text(stmt, 5, scope != NULL ? scope->instance : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 6, scope != NULL ? scope->cluster : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 7, scope != NULL ? scope->database : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 8, params.min_calls);
+	sqlite3_bind_int64(stmt, 8, q.params.min_calls);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct regression_row *row;
-		if (n_rows == capacity) {
-			size_t bigger = capacity == 0 ? 16 : capacity * 2;
-			void *grown_rows = realloc(rows, bigger * sizeof(rows[0]));
-			if (grown_rows == NULL)
-				goto done;
-			rows = grown_rows;
-			void *grown_inputs = realloc(inputs, bigger * sizeof(inputs[0]));
-			if (grown_inputs == NULL)
-				goto done;
-			inputs = grown_inputs;
-			capacity = bigger;
-		}
-		row = &rows[n_rows];
-		memset(row, 0, sizeof(*row));
-		n_rows++;
-		row->instance = sqlite_column_text(stmt, 0);
-		row->database = sqlite_column_text(stmt, 1);
-		row->query = sqlite_column_text(stmt, 7);
-		row->cluster = sqlite_column_text(stmt, 9);
-		if (row->instance == NULL || row->database == NULL || row->query == NULL ||
-		    row->cluster == NULL)
+		const struct pools_answer_regression row = {
+			.instance = (char *) column_text(stmt, 0),
+			.database = (char *) column_text(stmt, 1),
+			.query = (char *) column_text(stmt, 7),
+			.cluster = (char *) column_text(stmt, 9),
+			.queryid = sqlite3_column_int64(stmt, 2),
+			.instances = sqlite3_column_int(stmt, 10),
+			.truncated = sqlite3_column_int(stmt, 8) != 0,
+		};
+		const struct regression_input input = {
+			.calls = sqlite3_column_int64(stmt, 3),
+			.total_ms = sqlite3_column_double(stmt, 4),
+			.baseline_calls = sqlite3_column_int64(stmt, 5),
+			.baseline_total_ms = sqlite3_column_double(stmt, 6),
+			.sum_sq_ms2 = sqlite3_column_double(stmt, 11),
+			.baseline_sum_sq_ms2 = sqlite3_column_double(stmt, 12),
+		};
+		if (!pools_answer_regressions_add(&q, &row, &input)) {
+			snprintf(errbuf, errlen, "out of memory");
+			rv = PGF_ENOMEM;
 			goto done;
-		row->queryid = sqlite3_column_int64(stmt, 2);
-		row->truncated = sqlite3_column_int(stmt, 8) != 0;
-		row->instances = sqlite3_column_int(stmt, 10);
-		inputs[n_rows - 1].calls = sqlite3_column_int64(stmt, 3);
-		inputs[n_rows - 1].total_ms = sqlite3_column_double(stmt, 4);
-		inputs[n_rows - 1].baseline_calls = sqlite3_column_int64(stmt, 5);
-		inputs[n_rows - 1].baseline_total_ms = sqlite3_column_double(stmt, 6);
-		inputs[n_rows - 1].sum_sq_ms2 = sqlite3_column_double(stmt, 11);
-		inputs[n_rows - 1].baseline_sum_sq_ms2 = sqlite3_column_double(stmt, 12);
+		}
 	}
 	if (rc != SQLITE_DONE) {
 		rv = sqlite_store_error(store->db, rc, "read regressions", errbuf, errlen);
 		goto done;
 	}
-	results = calloc(n_rows + 1, sizeof(results[0]));
-	if (results == NULL)
-		goto done;
-	found = regressions_find(inputs, n_rows, &params, results);
-	if (found > limit)
-		found = limit;
-	if (!alloc_rows((void ***) &answer->rows, found))
-		goto done;
-	for (size_t i = 0; i < found; i++) {
-		const struct regression_result *r = &results[i];
-		const struct regression_row *source = &rows[r->row];
-		Pgfleet__V1__QueryRegression *row = malloc(sizeof(*row));
-		if (row == NULL)
-			goto done;
-		pgfleet__v1__query_regression__init(row);
-		answer->rows[answer->n_rows++] = row;
-		row->factor = r->factor;
-		row->mean_seconds = r->mean_ms / 1000.0;
-		row->baseline_mean_seconds = r->baseline_mean_ms / 1000.0;
-		row->calls = inputs[r->row].calls;
-		row->baseline_calls = inputs[r->row].baseline_calls;
-		row->total_seconds = inputs[r->row].total_ms / 1000.0;
-		row->extra_seconds = r->extra_ms / 1000.0;
-		row->t_statistic = r->t_statistic;
-		row->queryid = source->queryid;
-		row->instances = source->instances;
-		row->query_truncated = source->truncated;
-		row->query = strdup(source->query);
-		row->instance = strdup(source->instance);
-		row->database = strdup(source->database);
-		row->cluster = strdup(source->cluster);
-		row->window_start = time_text(since_us);
-		row->window_end = time_text(until_us);
-		row->baseline_start = time_text(baseline_since_us);
-		row->baseline_end = time_text(baseline_until_us);
-		if (row->query == NULL || row->instance == NULL || row->database == NULL ||
-		    row->cluster == NULL || row->window_start == NULL || row->window_end == NULL ||
-		    row->baseline_start == NULL || row->baseline_end == NULL)
-			goto done;
-	}
-	rv = PGF_OK;
+	rv = pools_answer_regressions_fill(&q, answer, errbuf, errlen);
 done:
-	if (rv == PGF_ENOMEM)
-		snprintf(errbuf, errlen, "out of memory");
 	sqlite3_finalize(stmt);
-	for (size_t i = 0; i < n_rows; i++) {
-		free(rows[i].instance);
-		free(rows[i].database);
-		free(rows[i].query);
-		free(rows[i].cluster);
-	}
-	free(rows);
-	free(inputs);
-	free(results);
+	pools_answer_regressions_fini(&q);
 	return rv;
 }

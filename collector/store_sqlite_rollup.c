@@ -34,10 +34,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HOUR_US (3600LL * 1000000)
-#define DAY_US (24 * HOUR_US)
-/* Work one maintenance call may do. */
-#define ROLLUP_STEP_US DAY_US
+#include "collector/rollup_plan.h"
+
+#define HOUR_US ROLLUP_HOUR_US
+#define DAY_US ROLLUP_DAY_US
+/* Rows one maintenance call deletes from a table at most (the rollup
+ * range a call covers: rollup_plan.h). */
 #define DELETE_BATCH 20000
 
 /* The rollup tables repeat the columns questions add up. */
@@ -431,26 +433,17 @@ rollup_step(sqlite3 *db, const char *name, const char *oldest_sql, const char *s
     int64_t limit_us, bool *more)
 {
 	int64_t until = 0;
+	int64_t first = -1;
 	int64_t to;
 	int rc;
 
 	if ((rc = read_watermark(db, name, &until)) != SQLITE_OK)
 		return rc;
-	if (until == 0) {
-		int64_t first;
-		if ((rc = oldest(db, oldest_sql, &first)) != SQLITE_OK)
-			return rc;
-		if (first < 0)
-			return SQLITE_OK; /* nothing stored yet */
-		until = first - first % width_us;
-	}
-	limit_us -= limit_us % width_us;
-	if (until >= limit_us)
+	/* the oldest source row only matters before the first step */
+	if (until == 0 && (rc = oldest(db, oldest_sql, &first)) != SQLITE_OK)
+		return rc;
+	if (!rollup_plan_range(until, first, width_us, limit_us, &until, &to, more))
 		return SQLITE_OK;
-	to = until + ROLLUP_STEP_US < limit_us ? until + ROLLUP_STEP_US : limit_us;
-	to -= to % width_us;
-	if (to <= until)
-		to = until + width_us;
 	if ((rc = roll(db, source, time_column, target, fleet_target, width_us, until, to)) !=
 	    SQLITE_OK)
 		return rc;
@@ -465,10 +458,7 @@ rollup_step(sqlite3 *db, const char *name, const char *oldest_sql, const char *s
 		 " GROUP BY 1, 2, 3" TOTALS_UPSERT,
 		 until, to)) != SQLITE_OK)
 		return rc;
-	if ((rc = write_watermark(db, name, to)) != SQLITE_OK)
-		return rc;
-	*more = *more || to < limit_us;
-	return SQLITE_OK;
+	return write_watermark(db, name, to);
 }
 
 /* Deletes at most DELETE_BATCH rows of table older than before_us. */
@@ -498,47 +488,34 @@ prune(sqlite3 *db, const char *table, const char *time_column, bool has_rowid,
 	return rc;
 }
 
-/* Snapshot histories thinned to one snapshot a day, and all histories
- * pruned past the hourly retention. */
-static const char *const snapshot_histories[] = {"table_stats", "index_stats",
-    "bloat_estimates"};
-static const char *const other_histories[] = {"activity_history", "replica_lag_history",
-    "standby_lag_history", "pool_app_samples", "pooler_samples"};
-
 /* Thins one day of the snapshot histories, the oldest not yet thinned and
  * older than before_us. */
 static int
 thin_step(sqlite3 *db, int64_t before_us, bool *more)
 {
 	int64_t until = 0;
+	int64_t first = -1;
 	int rc;
 
 	if ((rc = read_watermark(db, "thinned", &until)) != SQLITE_OK)
 		return rc;
-	if (until == 0) {
-		int64_t first = -1;
-		if ((rc = oldest(db, "SELECT min(ts_us) FROM table_stats", &first)) != SQLITE_OK)
-			return rc;
-		if (first < 0)
-			return SQLITE_OK;
-		until = first - first % DAY_US;
-	}
-	if (until + DAY_US > before_us)
+	if (until == 0 &&
+	    (rc = oldest(db, "SELECT min(ts_us) FROM table_stats", &first)) != SQLITE_OK)
+		return rc;
+	if (!rollup_plan_thin(until, first, before_us, &until, more))
 		return SQLITE_OK;
-	for (size_t i = 0; i < sizeof(snapshot_histories) / sizeof(snapshot_histories[0]); i++) {
+	for (size_t i = 0; i < rollup_snapshot_history_count; i++) {
+		const char *table = rollup_snapshot_histories[i];
 		char sql[512];
 		snprintf(sql, sizeof(sql),
 		    "DELETE FROM %s WHERE ts_us >= ?1 AND ts_us < ?2 AND ts_us <> ("
 		    " SELECT max(h.ts_us) FROM %s h WHERE h.instance_id = %s.instance_id"
 		    "  AND h.ts_us >= ?1 AND h.ts_us < ?2)",
-		    snapshot_histories[i], snapshot_histories[i], snapshot_histories[i]);
+		    table, table, table);
 		if ((rc = exec_range(db, sql, until, until + DAY_US)) != SQLITE_OK)
 			return rc;
 	}
-	if ((rc = write_watermark(db, "thinned", until + DAY_US)) != SQLITE_OK)
-		return rc;
-	*more = *more || until + 2 * DAY_US <= before_us;
-	return SQLITE_OK;
+	return write_watermark(db, "thinned", until + DAY_US);
 }
 
 int
@@ -547,6 +524,7 @@ store_sqlite_maintain(struct store *base, int64_t now_us, const struct store_ret
 {
 	struct store_sqlite *store = (struct store_sqlite *) base;
 	int64_t hourly_until = 0, daily_until = 0;
+	struct rollup_cutoffs cutoffs;
 	int rc;
 
 	*more = false;
@@ -564,38 +542,32 @@ store_sqlite_maintain(struct store *base, int64_t now_us, const struct store_ret
 		    "statement_fleet_daily", DAY_US, hourly_until, more);
 	if (rc == SQLITE_OK)
 		rc = read_watermark(store->db, "daily", &daily_until);
+	rollup_plan_cutoffs(now_us, retention, hourly_until, daily_until, &cutoffs);
 	/* only what a coarser level already holds is ever deleted */
 	if (rc == SQLITE_OK)
-		rc = prune(store->db, "statement_stats", "ts_us", true,
-		    now_us - retention->raw_us < hourly_until ? now_us - retention->raw_us
-							    : hourly_until,
-		    more);
+		rc = prune(store->db, "statement_stats", "ts_us", true, cutoffs.raw, more);
 	if (rc == SQLITE_OK)
-		rc = prune(store->db, "statement_stats_hourly", "bucket_us", false,
-		    now_us - retention->hourly_us < daily_until ? now_us - retention->hourly_us
-								  : daily_until,
+		rc = prune(store->db, "statement_stats_hourly", "bucket_us", false, cutoffs.hourly,
 		    more);
 	/* the fleet levels with the same cutoffs, a bucket a call each, so
 	 * they keep step with the instance levels */
 	if (rc == SQLITE_OK)
-		rc = prune(store->db, "statement_fleet_hourly", "bucket_us", false,
-		    now_us - retention->hourly_us < daily_until ? now_us - retention->hourly_us
-								  : daily_until,
+		rc = prune(store->db, "statement_fleet_hourly", "bucket_us", false, cutoffs.hourly,
 		    more);
 	if (rc == SQLITE_OK)
-		rc = prune(store->db, "statement_stats_daily", "bucket_us", false,
-		    now_us - retention->daily_us, more);
+		rc = prune(store->db, "statement_stats_daily", "bucket_us", false, cutoffs.daily,
+		    more);
 	if (rc == SQLITE_OK)
-		rc = prune(store->db, "statement_fleet_daily", "bucket_us", false,
-		    now_us - retention->daily_us, more);
+		rc = prune(store->db, "statement_fleet_daily", "bucket_us", false, cutoffs.daily,
+		    more);
 	if (rc == SQLITE_OK)
-		rc = thin_step(store->db, now_us - retention->raw_us, more);
-	for (size_t i = 0; rc == SQLITE_OK && i < sizeof(snapshot_histories) / sizeof(snapshot_histories[0]); i++)
-		rc = prune(store->db, snapshot_histories[i], "ts_us", true,
-		    now_us - retention->hourly_us, more);
-	for (size_t i = 0; rc == SQLITE_OK && i < sizeof(other_histories) / sizeof(other_histories[0]); i++)
-		rc = prune(store->db, other_histories[i], "ts_us", true,
-		    now_us - retention->hourly_us, more);
+		rc = thin_step(store->db, cutoffs.thin, more);
+	for (size_t i = 0; rc == SQLITE_OK && i < rollup_snapshot_history_count; i++)
+		rc = prune(store->db, rollup_snapshot_histories[i], "ts_us", true,
+		    cutoffs.snapshots, more);
+	for (size_t i = 0; rc == SQLITE_OK && i < rollup_other_history_count; i++)
+		rc = prune(store->db, rollup_other_histories[i], "ts_us", true, cutoffs.snapshots,
+		    more);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/slow_answer.h"
+
 /* Statements whose exact figures set the threshold. */
 #define PROBE_STATEMENTS 64
 /* Beyond this many candidates, pruning does not pay: the plain way. */
@@ -204,7 +206,7 @@ answer_from(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesRequest *r
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		Pgfleet__V1__SlowQuery *row;
-		double calls, total_ms, sum_sq, mean_ms, variance;
+		struct slow_answer_sums sums;
 
 		if (answer->n_rows == capacity) {
 			size_t bigger = capacity == 0 ? 16 : capacity * 2;
@@ -219,29 +221,22 @@ answer_from(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesRequest *r
 			goto fail_memory;
 		pgfleet__v1__slow_query__init(row);
 		answer->rows[answer->n_rows++] = row;
-		row->instance = sqlite_column_text(stmt, 0);
-		row->database = sqlite_column_text(stmt, 1);
-		row->query = sqlite_column_text(stmt, 8);
-		row->cluster = sqlite_column_text(stmt, 10);
-		row->instances = sqlite3_column_int(stmt, 11);
-		if (row->instance == NULL || row->database == NULL || row->query == NULL ||
-		    row->cluster == NULL)
+		sums = (struct slow_answer_sums){
+			.instances = (const char *) sqlite3_column_text(stmt, 0),
+			.database = (const char *) sqlite3_column_text(stmt, 1),
+			.queryid = sqlite3_column_int64(stmt, 2),
+			.calls = sqlite3_column_int64(stmt, 3),
+			.total_ms = sqlite3_column_double(stmt, 4),
+			.sum_sq_ms2 = sqlite3_column_double(stmt, 5),
+			.max_ms = sqlite3_column_double(stmt, 6),
+			.rows = sqlite3_column_int64(stmt, 7),
+			.query = (const char *) sqlite3_column_text(stmt, 8),
+			.truncated = sqlite3_column_int(stmt, 9) != 0,
+			.clusters = (const char *) sqlite3_column_text(stmt, 10),
+			.instance_count = sqlite3_column_int(stmt, 11),
+		};
+		if (!slow_answer_row(row, &sums))
 			goto fail_memory;
-		row->queryid = sqlite3_column_int64(stmt, 2);
-		row->calls = sqlite3_column_int64(stmt, 3);
-		calls = (double) row->calls;
-		total_ms = sqlite3_column_double(stmt, 4);
-		sum_sq = sqlite3_column_double(stmt, 5);
-		mean_ms = total_ms / calls;
-		/* population variance from the sums, as pg_stat_statements
-		 * computes it; rounding can make it a hair below zero */
-		variance = sum_sq / calls - mean_ms * mean_ms;
-		row->total_seconds = total_ms / 1000.0;
-		row->mean_seconds = mean_ms / 1000.0;
-		row->stddev_seconds = variance > 0.0 ? sqrt(variance) / 1000.0 : 0.0;
-		row->max_seconds = sqlite3_column_double(stmt, 6) / 1000.0;
-		row->rows = sqlite3_column_int64(stmt, 7);
-		row->query_truncated = sqlite3_column_int(stmt, 9) != 0;
 	}
 	if (rc != SQLITE_DONE) {
 		int rv = sqlite_store_error(store->db, rc, "read slow queries", errbuf, errlen);

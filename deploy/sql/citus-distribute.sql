@@ -65,6 +65,12 @@ SELECT create_reference_table('replication_slots');
 SELECT create_reference_table('report_boots');
 SELECT create_reference_table('report_gaps');
 SELECT create_reference_table('clock_skew');
+-- the fleet-wide statement rollups: keyed by statement, not instance
+-- (written by maintenance, a bucket's sums across every instance); as
+-- reference tables every write goes to all workers: fine for rollups
+-- written once an hour, measure before a very large fleet
+SELECT create_reference_table('statement_fleet_hourly');
+SELECT create_reference_table('statement_fleet_daily');
 
 -- history tables: distributed by instance, co-located with each other
 SELECT create_distributed_table('reports', 'instance_id');
@@ -72,6 +78,7 @@ SELECT create_distributed_table('statement_texts', 'instance_id', colocate_with 
 SELECT create_distributed_table('statement_stats', 'instance_id', colocate_with => 'reports');
 SELECT create_distributed_table('statement_stats_hourly', 'instance_id', colocate_with => 'reports');
 SELECT create_distributed_table('statement_stats_daily', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('statement_totals', 'instance_id', colocate_with => 'reports');
 SELECT create_distributed_table('activity_history', 'instance_id', colocate_with => 'reports');
 SELECT create_distributed_table('replica_lag_history', 'instance_id', colocate_with => 'reports');
 SELECT create_distributed_table('standby_lag_history', 'instance_id', colocate_with => 'reports');
@@ -79,5 +86,26 @@ SELECT create_distributed_table('table_stats', 'instance_id', colocate_with => '
 SELECT create_distributed_table('index_stats', 'instance_id', colocate_with => 'reports');
 SELECT create_distributed_table('index_definitions', 'instance_id', colocate_with => 'reports');
 SELECT create_distributed_table('bloat_estimates', 'instance_id', colocate_with => 'reports');
+-- index advice facts (store_pg_indexes.c): only ever joined on instance_id
+SELECT create_distributed_table('index_columns', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('foreign_keys', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('database_stats_resets', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('index_checks', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('index_check_state', 'instance_id', colocate_with => 'reports');
+-- pools, settings and family statuses: per instance, only ever joined on
+-- instance_id (latest-state tables too, but never across instances)
+SELECT create_distributed_table('pool_app_samples', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('pooler_samples', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('family_status', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('advice_instance', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('advice_settings', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('advice_extensions', 'instance_id', colocate_with => 'reports');
+SELECT create_distributed_table('advice_table_options', 'instance_id', colocate_with => 'reports');
+-- /metrics' statement counters (store_pg_metrics.c), kept by triggers on
+-- statement_stats_hourly: co-located with it, so each trigger's write is
+-- local to the shard. On paper: Citus runs triggers on distributed tables
+-- only with citus.enable_unsafe_triggers = on (Citus 11+) and co-located
+-- tables; check before relying on it.
+SELECT create_distributed_table('statement_counters', 'instance_id', colocate_with => 'reports');
 
 COMMIT;

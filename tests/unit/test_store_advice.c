@@ -81,8 +81,8 @@ struct report {
 	Pgfleet__V1__TableStat table;
 	Pgfleet__V1__TableStat *table_pointer;
 	Pgfleet__V1__SettingsFamily settings;
-	Pgfleet__V1__Setting setting[3];
-	Pgfleet__V1__Setting *setting_pointers[3];
+	Pgfleet__V1__Setting setting[4];
+	Pgfleet__V1__Setting *setting_pointers[4];
 	Pgfleet__V1__ReplicationFamily replication;
 	Pgfleet__V1__StandbyStatus standby;
 	Pgfleet__V1__ReplicaConnection walsender;
@@ -139,19 +139,20 @@ add_table(struct report *r, int64_t dead, int64_t insert_threshold)
 static void
 add_settings(struct report *r, const char *autovacuum)
 {
-	static const char *const names[3] = { "autovacuum", "shared_preload_libraries",
-		"superuser_reserved_connections" };
-	const char *values[3] = { autovacuum, "pg_stat_statements", "3" };
+	/* PG 16's reserved_connections counts as reserved too: 3 + 2 */
+	static const char *const names[4] = { "autovacuum", "shared_preload_libraries",
+		"superuser_reserved_connections", "reserved_connections" };
+	const char *values[4] = { autovacuum, "pg_stat_statements", "3", "2" };
 
 	pgfleet__v1__settings_family__init(&r->settings);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		pgfleet__v1__setting__init(&r->setting[i]);
 		r->setting[i].name = (char *) names[i];
 		r->setting[i].setting = (char *) values[i];
 		r->setting_pointers[i] = &r->setting[i];
 	}
 	r->settings.settings = r->setting_pointers;
-	r->settings.n_settings = 3;
+	r->settings.n_settings = 4;
 	r->report.settings = &r->settings;
 }
 
@@ -279,7 +280,7 @@ test_replication_and_checklist_facts(void **state)
 	assert_string_equal(
 	    checklist.rows[0].shared_preload_libraries, "pg_stat_statements");
 	assert_string_equal(checklist.rows[0].autovacuum, "on");
-	assert_int_equal(checklist.rows[0].reserved_connections, 3);
+	assert_int_equal(checklist.rows[0].reserved_connections, 5);
 	assert_int_equal(checklist.rows[0].walsenders, 1);
 	assert_int_equal(checklist.rows[0].streaming_walsenders, 1);
 	assert_false(checklist.rows[0].is_standby);
