@@ -6,8 +6,7 @@
  * The SQL is the SQLite store's (store_sqlite.c and its modules),
  * translated: the same tables and columns (flags as booleans), the same
  * sums and the same orders (text columns are COLLATE "C", byte order like
- * SQLite's), so both stores answer alike. What this backend does not
- * answer yet says so in one line (unsupported ops below).
+ * SQLite's), so both stores answer alike.
  */
 #include "collector/store_pg.h"
 #include "collector/store_pg_internal.h"
@@ -1323,15 +1322,6 @@ pg_statement_text(struct store *base, const char *instance, int64_t queryid, cha
 	}
 	return PGF_OK;
 }
-
-/* ---- what this store does not answer yet ------------------------------- */
-
-#define NOT_YET(op) \
-	snprintf(errbuf, errlen, "the postgresql store does not answer %s yet", op)
-
-
-
-
 
 /* ---- opening and closing ----------------------------------------------- */
 

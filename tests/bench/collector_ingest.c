@@ -28,6 +28,14 @@
  *            by store_open (so the schema is the collector's): one prepared
  *            INSERT, one transaction per report's worth of rows, WAL and
  *            synchronous=FULL as the collector commits. Prints the rate.
+ *            With a postgresql:// store the same rows go into PostgreSQL
+ *            through libpq: one prepared INSERT (text parameters, as the
+ *            collector sends them), each report's rows pipelined in one
+ *            round trip, as the collector sends a report's statements, and
+ *            one transaction per reports_per_commit reports, committed
+ *            with the server's own synchronous_commit. --method copy sends
+ *            the rows with COPY instead, for reference (what PostgreSQL
+ *            takes at most; the collector does not use COPY).
  *
  * Bounded: every loop is counted; sockets time out (no endless wait).
  */
@@ -43,9 +51,11 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "collector/store.h"
+#include "collector/store_pg.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
 #include "pgfleet/v1/agent.pb-c.h"
@@ -70,6 +80,7 @@ struct options {
 	long threads;
 	long rows;
 	long reports_per_commit; /* ceiling: reports in one transaction */
+	bool copy;               /* ceiling on PostgreSQL: COPY, not INSERT */
 	long first_report; /* reports before it were sent by an earlier run */
 	uint64_t nonce;    /* agent and boot ids: the same in runs that continue */
 	int64_t start_us;
@@ -596,6 +607,265 @@ done:
 	return status;
 }
 
+/* ---- the ceiling on PostgreSQL ------------------------------------------ */
+
+#define PG_COLUMNS 29
+#define PG_VALUE_SIZE 32
+
+/* The statement_stats columns the collector writes (store_pg.c's
+ * insert_statements), in the order of pg_row_values. */
+#define PG_COLUMN_LIST \
+	"instance_id, ts_us, interval_start_us, queryid, dbid, datname, userid, username," \
+	" toplevel, calls, total_exec_time_ms, sum_sq_exec_time_ms2, max_exec_time_ms," \
+	" min_exec_time_ms, rows, shared_blks_hit, shared_blks_read, shared_blks_dirtied," \
+	" shared_blks_written, temp_blks_read, temp_blks_written, blk_read_time_ms," \
+	" blk_write_time_ms, wal_bytes, total_plan_time_ms, local_blks_hit, local_blks_read," \
+	" local_blks_dirtied, local_blks_written"
+
+/* One row as text parameters, as the collector sends them (doubles with
+ * 17 digits: exact). */
+static void
+pg_row_values(char values[PG_COLUMNS][PG_VALUE_SIZE], int64_t instance_id, int64_t ts,
+    int64_t interval_start, const Pgfleet__V1__StatementDelta *d)
+{
+	const int64_t ints[] = {instance_id, ts, interval_start, d->queryid, d->dbid};
+	int c = 0;
+
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		snprintf(values[c++], PG_VALUE_SIZE, "%" PRId64, ints[i]);
+	snprintf(values[c++], PG_VALUE_SIZE, "%s", d->datname);
+	snprintf(values[c++], PG_VALUE_SIZE, "%" PRId64, (int64_t) d->userid);
+	snprintf(values[c++], PG_VALUE_SIZE, "%s", d->username);
+	snprintf(values[c++], PG_VALUE_SIZE, "%s", d->toplevel ? "t" : "f");
+	snprintf(values[c++], PG_VALUE_SIZE, "%" PRId64, d->calls);
+	snprintf(values[c++], PG_VALUE_SIZE, "%.17g", d->total_exec_time_ms);
+	snprintf(values[c++], PG_VALUE_SIZE, "%.17g", d->sum_sq_exec_time_ms2);
+	snprintf(values[c++], PG_VALUE_SIZE, "%.17g", d->max_exec_time_ms);
+	snprintf(values[c++], PG_VALUE_SIZE, "%.17g", d->min_exec_time_ms);
+	{
+		const int64_t counts[] = {d->rows, d->shared_blks_hit, d->shared_blks_read,
+		    d->shared_blks_dirtied, d->shared_blks_written, d->temp_blks_read,
+		    d->temp_blks_written};
+		for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+			snprintf(values[c++], PG_VALUE_SIZE, "%" PRId64, counts[i]);
+	}
+	snprintf(values[c++], PG_VALUE_SIZE, "%.17g", d->blk_read_time_ms);
+	snprintf(values[c++], PG_VALUE_SIZE, "%.17g", d->blk_write_time_ms);
+	snprintf(values[c++], PG_VALUE_SIZE, "%" PRId64, d->wal_bytes);
+	snprintf(values[c++], PG_VALUE_SIZE, "%.17g", d->total_plan_time_ms);
+	{
+		const int64_t locals[] = {d->local_blks_hit, d->local_blks_read,
+		    d->local_blks_dirtied, d->local_blks_written};
+		for (size_t i = 0; i < sizeof(locals) / sizeof(locals[0]); i++)
+			snprintf(values[c++], PG_VALUE_SIZE, "%" PRId64, locals[i]);
+	}
+}
+
+/* Reports a failed libpq call in one line; true when it failed. */
+static bool
+pg_failed(PGconn *conn, PGresult *res, const char *what)
+{
+	const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *message = primary != NULL ? primary : PQerrorMessage(conn);
+	size_t len = strcspn(message, "\n");
+
+	fprintf(stderr, "bench: could not %s: %.*s\n", what, (int) len, message);
+	return true;
+}
+
+/* Runs one command outside a pipeline; true when it failed. */
+static bool
+pg_exec_failed(PGconn *conn, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType status = PQresultStatus(res);
+	bool failed = status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
+	    pg_failed(conn, res, what);
+
+	PQclear(res);
+	return failed;
+}
+
+/* Reads a pipeline's results up to its sync point; true when a statement
+ * failed or the connection went. */
+static bool
+pg_sync_failed(PGconn *conn)
+{
+	bool failed = false;
+	int nulls = 0;
+
+	if (PQpipelineSync(conn) != 1)
+		return pg_failed(conn, NULL, "sync the pipeline");
+	for (;;) {
+		PGresult *res = PQgetResult(conn);
+		ExecStatusType status;
+
+		if (res == NULL) {
+			/* one NULL ends each statement's results; more in a row
+			 * means nothing is coming */
+			if (++nulls > 2 || PQstatus(conn) == CONNECTION_BAD)
+				return pg_failed(conn, NULL, "read the pipeline's results");
+			continue;
+		}
+		nulls = 0;
+		status = PQresultStatus(res);
+		if (status == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			return failed;
+		}
+		if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !failed)
+			failed = pg_failed(conn, res, "insert a row");
+		PQclear(res);
+	}
+}
+
+/* Sends one report's rows as one COPY; true when it failed. */
+static bool
+pg_copy_failed(PGconn *conn, char values[PG_COLUMNS][PG_VALUE_SIZE], const struct options *options,
+    int64_t instance_id, long k, long changed, long *rows)
+{
+	int64_t ts = options->start_us + k * options->step_us;
+	PGresult *res = PQexec(conn, "COPY statement_stats (" PG_COLUMN_LIST ") FROM STDIN");
+	bool failed = PQresultStatus(res) != PGRES_COPY_IN && pg_failed(conn, res, "start a COPY");
+	char line[PG_COLUMNS * PG_VALUE_SIZE];
+
+	PQclear(res);
+	if (failed)
+		return true;
+	for (long j = 0; j < changed && *rows < options->rows; j++, (*rows)++) {
+		Pgfleet__V1__StatementDelta d = PGFLEET__V1__STATEMENT_DELTA__INIT;
+		size_t len = 0;
+
+		statement_fill(&d, 0, k, statement_index(options, changed, k, j));
+		pg_row_values(values, instance_id, ts, ts - options->step_us, &d);
+		/* text format: no value here holds a tab, newline or backslash */
+		for (int c = 0; c < PG_COLUMNS; c++)
+			len += (size_t) snprintf(line + len, sizeof(line) - len, "%s%c", values[c],
+			    c == PG_COLUMNS - 1 ? '\n' : '\t');
+		if (PQputCopyData(conn, line, (int) len) != 1)
+			return pg_failed(conn, NULL, "send a row");
+	}
+	if (PQputCopyEnd(conn, NULL) != 1)
+		return pg_failed(conn, NULL, "end a COPY");
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && !failed)
+			failed = pg_failed(conn, res, "copy the rows");
+		PQclear(res);
+	}
+	return failed;
+}
+
+static int
+run_ceiling_pg(const struct options *options)
+{
+	long changed = changed_per_report(options);
+	long reports = (options->rows + changed - 1) / changed;
+	long commit_every = options->reports_per_commit;
+	struct store *store = NULL;
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	char errbuf[512];
+	char (*values)[PG_VALUE_SIZE] = calloc(PG_COLUMNS, PG_VALUE_SIZE);
+	const char *pointers[PG_COLUMNS];
+	int64_t instance_id;
+	double started, seconds;
+	long rows = 0;
+	int status = 1;
+
+	if (values == NULL)
+		return 1;
+	for (int c = 0; c < PG_COLUMNS; c++)
+		pointers[c] = values[c];
+	/* the collector's schema, made by the collector's code */
+	if (store_open(options->store, false, &store, errbuf, sizeof(errbuf)) != PGF_OK) {
+		fprintf(stderr, "bench: %s\n", errbuf);
+		free(values);
+		return 1;
+	}
+	store_close(store);
+	conn = PQconnectdb(options->store);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		pg_failed(conn, NULL, "connect to the store");
+		goto done;
+	}
+	res = PQexec(conn,
+	    "INSERT INTO instances (name, first_seen_us, last_seen_us) VALUES ('ceiling', 0, 0)"
+	    " RETURNING instance_id");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_failed(conn, res, "add the instance");
+		goto done;
+	}
+	instance_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	res = NULL;
+	if (!options->copy) {
+		/* the parameter types the collector gives (bigint, text,
+		 * boolean, double precision) are those of the columns: the
+		 * server infers the same */
+		res = PQprepare(conn, "ceiling",
+		    "INSERT INTO statement_stats (" PG_COLUMN_LIST ") VALUES ($1, $2, $3, $4, $5,"
+		    " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,"
+		    " $22, $23, $24, $25, $26, $27, $28, $29)",
+		    PG_COLUMNS, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			pg_failed(conn, res, "prepare the insert");
+			goto done;
+		}
+		PQclear(res);
+		res = NULL;
+		if (PQenterPipelineMode(conn) != 1) {
+			pg_failed(conn, NULL, "enter pipeline mode");
+			goto done;
+		}
+	}
+	started = now_seconds();
+	for (long k = 0; k < reports; k++) {
+		int64_t ts = options->start_us + k * options->step_us;
+		bool first = k % commit_every == 0;
+		bool last = k % commit_every == commit_every - 1 || k == reports - 1;
+
+		if (options->copy) {
+			if ((first && pg_exec_failed(conn, "BEGIN", "begin")) ||
+			    pg_copy_failed(conn, values, options, instance_id, k, changed, &rows) ||
+			    (last && pg_exec_failed(conn, "COMMIT", "commit")))
+				goto done;
+			continue;
+		}
+		/* one round trip per report: BEGIN (when due), its rows,
+		 * COMMIT (when due), then the sync */
+		if (first && PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1) {
+			pg_failed(conn, NULL, "begin");
+			goto done;
+		}
+		for (long j = 0; j < changed && rows < options->rows; j++, rows++) {
+			Pgfleet__V1__StatementDelta d = PGFLEET__V1__STATEMENT_DELTA__INIT;
+			statement_fill(&d, 0, k, statement_index(options, changed, k, j));
+			pg_row_values(values, instance_id, ts, ts - options->step_us, &d);
+			int sent = PQsendQueryPrepared(conn, "ceiling", PG_COLUMNS, pointers, NULL,
+			    NULL, 0);
+			if (sent != 1) {
+				pg_failed(conn, NULL, "send a row");
+				goto done;
+			}
+		}
+		if (last && PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1) {
+			pg_failed(conn, NULL, "commit");
+			goto done;
+		}
+		if (pg_sync_failed(conn))
+			goto done;
+	}
+	seconds = now_seconds() - started;
+	printf("rows=%ld transactions=%ld seconds=%.3f rows_per_s=%.0f\n", rows,
+	    (reports + commit_every - 1) / commit_every, seconds, (double) rows / seconds);
+	status = 0;
+done:
+	PQclear(res);
+	PQfinish(conn);
+	free(values);
+	return status;
+}
+
 static void
 usage(FILE *out)
 {
@@ -606,7 +876,8 @@ usage(FILE *out)
 	    "         [--start-us T] [--step-us U] [--first-report K --nonce N]\n"
 	    "       bench_collector_ingest ceiling --store PATH [--rows M] [--statements S]\n"
 	    "         [--changed F | --changed-count C] [--start-us T] [--step-us U]\n"
-	    "         [--reports-per-commit R]\n");
+	    "         [--reports-per-commit R] [--method insert|copy]\n"
+	    "         (PATH: a SQLite file, or a postgresql:// URI of an empty database)\n");
 }
 
 /* Parses a whole number in [min, max]. */
@@ -627,7 +898,7 @@ main(int argc, char **argv)
 	enum { OPT_COLLECTOR = 256, OPT_STORE, OPT_AGENTS, OPT_REPORTS, OPT_STATEMENTS,
 		OPT_CHANGED, OPT_CHANGED_COUNT, OPT_TABLES, OPT_TABLES_EVERY, OPT_THREADS,
 		OPT_ROWS, OPT_START, OPT_STEP, OPT_PREFIX, OPT_FIRST_REPORT, OPT_NONCE,
-		OPT_REPORTS_PER_COMMIT };
+		OPT_REPORTS_PER_COMMIT, OPT_METHOD };
 	static const struct option long_options[] = {
 		{"collector", required_argument, NULL, OPT_COLLECTOR},
 		{"store", required_argument, NULL, OPT_STORE},
@@ -641,6 +912,7 @@ main(int argc, char **argv)
 		{"threads", required_argument, NULL, OPT_THREADS},
 		{"rows", required_argument, NULL, OPT_ROWS},
 		{"reports-per-commit", required_argument, NULL, OPT_REPORTS_PER_COMMIT},
+		{"method", required_argument, NULL, OPT_METHOD},
 		{"start-us", required_argument, NULL, OPT_START},
 		{"step-us", required_argument, NULL, OPT_STEP},
 		{"prefix", required_argument, NULL, OPT_PREFIX},
@@ -725,6 +997,10 @@ main(int argc, char **argv)
 		case OPT_REPORTS_PER_COMMIT:
 			ok = parse_long(optarg, 1, 100000, &options.reports_per_commit);
 			break;
+		case OPT_METHOD:
+			ok = strcmp(optarg, "insert") == 0 || strcmp(optarg, "copy") == 0;
+			options.copy = strcmp(optarg, "copy") == 0;
+			break;
 		case OPT_START:
 			ok = parse_long(optarg, 1, INT64_MAX / 2, &value);
 			options.start_us = value;
@@ -767,6 +1043,12 @@ main(int argc, char **argv)
 	if (strcmp(mode, "ceiling") == 0) {
 		if (options.store == NULL) {
 			fprintf(stderr, "bench: ceiling needs --store PATH\n");
+			return 2;
+		}
+		if (store_pg_spec(options.store))
+			return run_ceiling_pg(&options);
+		if (options.copy) {
+			fprintf(stderr, "bench: --method copy needs a postgresql:// store\n");
 			return 2;
 		}
 		return run_ceiling(&options);
