@@ -568,10 +568,13 @@ setup_session(struct store_pg *store, char *errbuf, size_t errlen)
 {
 	char sql[256];
 
-	/* extra_float_digits 3: every double reads back exactly */
+	/* extra_float_digits 3: every double reads back exactly; jit off:
+	 * the advice queries' correlated subqueries are estimated far above
+	 * jit_above_cost on a handful of rows, and compiling them took 1.5 s
+	 * of a 2 ms query (replication-health) */
 	snprintf(sql, sizeof(sql),
 	    "SET statement_timeout = %d; SET extra_float_digits = 3;"
-	    " SET client_min_messages = warning;%s",
+	    " SET client_min_messages = warning; SET jit = off;%s",
 	    STORE_PG_STATEMENT_TIMEOUT_MS,
 	    store->read_only ? " SET default_transaction_read_only = on;" : "");
 	if (PQsetClientEncoding(store->conn, "UTF8") != 0) {
