@@ -29,7 +29,9 @@ path(const char *base, const char *name)
 	static char paths[64][300];
 	static int next;
 	char *p = paths[next++ % 64];
-	snprintf(p, sizeof(paths[0]), "%s/%s", base, name);
+	/* the result checked: a cut path would name another file */
+	if (snprintf(p, sizeof(paths[0]), "%s/%s", base, name) >= (int) sizeof(paths[0]))
+		fail_msg("path too long: %s/%s", base, name);
 	return p;
 }
 
