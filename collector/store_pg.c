@@ -252,6 +252,80 @@ pg_command(struct store_pg *store, const char *sql, const char *what, char *errb
 	return pg_run(store, sql, NULL, NULL, what, errbuf, errlen);
 }
 
+/* ---- prepared statements of the write path ----------------------------- */
+
+static uint64_t
+sql_hash(const char *sql)
+{
+	uint64_t hash = 14695981039346656037ULL; /* FNV-1a */
+
+	for (const unsigned char *c = (const unsigned char *) sql; *c != '\0'; c++)
+		hash = (hash ^ *c) * 1099511628211ULL;
+	return hash;
+}
+
+/* The prepared entry of sql, made (not yet prepared) when there is a free
+ * slot; NULL when the cache is full or out of memory: the statement is
+ * then sent unprepared, as before. */
+static struct pg_prepared *
+prepared_entry(struct store_pg *store, const char *sql)
+{
+	uint64_t hash = sql_hash(sql);
+	struct pg_prepared *free_slot = NULL;
+
+	for (size_t i = 0; i < PG_PREPARED_MAX; i++) {
+		struct pg_prepared *p = &store->prepared[i];
+		if (p->sql == NULL) {
+			if (free_slot == NULL)
+				free_slot = p;
+		} else if (p->hash == hash && strcmp(p->sql, sql) == 0) {
+			return p;
+		}
+	}
+	if (free_slot == NULL || (free_slot->sql = strdup(sql)) == NULL)
+		return NULL;
+	free_slot->hash = hash;
+	/* a new name every time: a statement dropped from the cache after
+	 * a failed pipeline may still exist on the server */
+	free_slot->id = ++store->next_prepared_id;
+	free_slot->ready = false;
+	free_slot->sending = false;
+	return free_slot;
+}
+
+static void
+prepared_drop(struct pg_prepared *p)
+{
+	free(p->sql);
+	memset(p, 0, sizeof(*p));
+}
+
+/* A new connection has none of the old one's statements. */
+static void
+prepared_forget_all(struct store_pg *store)
+{
+	for (size_t i = 0; i < PG_PREPARED_MAX; i++)
+		prepared_drop(&store->prepared[i]);
+}
+
+/* At a pipeline's end: the statements it prepared are ready when it ran
+ * without error; otherwise their Parse may have been skipped (a pipeline
+ * stops at its first error), so they are forgotten. */
+static void
+prepared_settle(struct store_pg *store, bool ok)
+{
+	for (size_t i = 0; i < PG_PREPARED_MAX; i++) {
+		struct pg_prepared *p = &store->prepared[i];
+		if (p->sql == NULL || !p->sending)
+			continue;
+		p->sending = false;
+		if (ok)
+			p->ready = true;
+		else
+			prepared_drop(p);
+	}
+}
+
 void
 pg_pipeline_begin(struct store_pg *store, struct pg_pipeline *pipeline)
 {
@@ -272,8 +346,24 @@ pg_pipeline_send(struct store_pg *store, struct pg_pipeline *pipeline, const cha
 		    pipeline->rv == PGF_ENOMEM ? "out of memory" : "too many parameters");
 	}
 	if (pipeline->rv == PGF_OK) {
-		if (PQsendQueryParams(store->conn, sql, params->n, params->types, params->values,
-			NULL, NULL, 0) == 1)
+		struct pg_prepared *p = prepared_entry(store, sql);
+		char name[32];
+		int ok = 1;
+
+		if (p == NULL) {
+			ok = PQsendQueryParams(store->conn, sql, params->n, params->types,
+			    params->values, NULL, NULL, 0);
+		} else {
+			snprintf(name, sizeof(name), "pgf_%u", p->id);
+			if (!p->ready && !p->sending) {
+				ok = PQsendPrepare(store->conn, name, sql, params->n, params->types);
+				p->sending = ok == 1;
+			}
+			if (ok == 1)
+				ok = PQsendQueryPrepared(store->conn, name, params->n, params->values,
+				    NULL, NULL, 0);
+		}
+		if (ok == 1)
 			pipeline->sent++;
 		else
 			pipeline->rv = result_error(store, NULL, "send a statement", pipeline->errbuf,
@@ -326,6 +416,7 @@ pg_pipeline_end(struct store_pg *store, struct pg_pipeline *pipeline, const char
 		snprintf(errbuf, errlen, "could not %s: the pipeline did not end", what);
 		rv = PGF_ESTORE;
 	}
+	prepared_settle(store, rv == PGF_OK);
 	return rv;
 }
 
@@ -571,11 +662,16 @@ setup_session(struct store_pg *store, char *errbuf, size_t errlen)
 	/* extra_float_digits 3: every double reads back exactly; jit off:
 	 * the advice queries' correlated subqueries are estimated far above
 	 * jit_above_cost on a handful of rows, and compiling them took 1.5 s
-	 * of a 2 ms query (replication-health) */
+	 * of a 2 ms query (replication-health); custom plans: the write
+	 * path's prepared statements (pg_pipeline_send) save the parsing,
+	 * and every execution is still planned for its own values, as an
+	 * unprepared one was (the rollups' ranges vary a lot) */
 	snprintf(sql, sizeof(sql),
 	    "SET statement_timeout = %d; SET extra_float_digits = 3;"
-	    " SET client_min_messages = warning; SET jit = off;%s",
+	    " SET client_min_messages = warning; SET jit = off;%s%s",
 	    STORE_PG_STATEMENT_TIMEOUT_MS,
+	    PQserverVersion(store->conn) >= 120000 ? " SET plan_cache_mode = force_custom_plan;"
+						   : "",
 	    store->read_only ? " SET default_transaction_read_only = on;" : "");
 	if (PQsetClientEncoding(store->conn, "UTF8") != 0) {
 		snprintf(errbuf, errlen, "%s: could not use UTF-8", store->label);
@@ -595,6 +691,7 @@ pg_connected(struct store_pg *store, char *errbuf, size_t errlen)
 	if (PQstatus(store->conn) == CONNECTION_OK)
 		return PGF_OK;
 	PQreset(store->conn);
+	prepared_forget_all(store);
 	if (PQstatus(store->conn) != CONNECTION_OK) {
 		one_line(reason, sizeof(reason), PQerrorMessage(store->conn));
 		snprintf(errbuf, errlen, "%s unreachable: %s", store->label, reason);
@@ -1334,6 +1431,7 @@ pg_close(struct store *base)
 	struct store_pg *store = (struct store_pg *) base;
 
 	PQfinish(store->conn);
+	prepared_forget_all(store);
 	free(store->label);
 	free(store);
 }

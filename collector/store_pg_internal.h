@@ -27,6 +27,19 @@
 
 #include "collector/store.h"
 
+/* A statement the write path's pipelines prepared on this connection
+ * (named "pgf_<id>"): parsed and planned once, not for every row. */
+#define PG_PREPARED_MAX 64
+struct pg_prepared {
+	char *sql; /* NULL: a free slot */
+	uint64_t hash;
+	unsigned id;
+	/* the server confirmed it (a pipeline with it ended without error) */
+	bool ready;
+	/* its Parse was sent in the open pipeline */
+	bool sending;
+};
+
 struct store_pg {
 	struct store base;
 	PGconn *conn;
@@ -36,6 +49,8 @@ struct store_pg {
 	bool read_only;
 	/* inside store_batch_begin .. store_batch_end: reports are savepoints */
 	bool in_batch;
+	struct pg_prepared prepared[PG_PREPARED_MAX];
+	unsigned next_prepared_id;
 };
 
 /* Parameters of one statement, as text with their types. */

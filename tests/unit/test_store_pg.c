@@ -41,6 +41,7 @@
 #include "collector/api.h"
 #include "collector/store.h"
 #include "collector/store_pg.h"
+#include "collector/store_pg_internal.h"
 #include "common/log.h"
 #include "common/render.h"
 #include "common/timeutil.h"
@@ -1149,6 +1150,21 @@ sql_value(const char *sql)
 /* Inside a batch a failing report is undone alone (its savepoint) and
  * the batch goes on; the report can be sent again. The failure is made
  * with a constraint the test adds (last test: it changes the store). */
+/* How many statements the store's own session has prepared (the view is
+ * per session: asked through the store's connection). */
+static long
+prepared_count(struct store *store)
+{
+	PGresult *res = PQexec(((struct store_pg *) store)->conn,
+	    "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgf\\_%'");
+	long n;
+
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
 static void
 test_batch_failure(void **state)
 {
@@ -1202,6 +1218,17 @@ test_batch_failure(void **state)
 			  " WHERE i.name = 'c9-batch'");
 	assert_string_equal(value, "0");
 	free(value);
+	/* the write path's statements are prepared on the store's own
+	 * connection, once: another report adds none */
+	long before = prepared_count(f->pg);
+	assert_true(before > 0);
+	init_report(&r, "c9-batch", "7009", "db9", PGFLEET__V1__INSTANCE_IDENTITY__ROLE__ROLE_PRIMARY,
+	    "agent-z", 4, f->now_us - 6 * MINUTE);
+	add_statement(&r, 601, "app", 1, 1.0, 0.0, "SELECT 6");
+	assert_int_equal(store_write_report(f->pg, &r.report, f->now_us, &duplicate, errbuf,
+			     sizeof(errbuf)),
+	    PGF_OK);
+	assert_int_equal(prepared_count(f->pg), before);
 }
 
 /* ---- rollups and retention (store_pg_rollup.c) ------------------------- */
