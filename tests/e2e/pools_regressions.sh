@@ -192,7 +192,7 @@ check "pool-recommendation: figures and reason" "$P" \
 	"(.driven_by == \"p95\") and (.reason | startswith(\"p95 of busy connections\"))
 	 and (.reason | test(\"Little's law\")) and (.recommendation == \"keep\" or .recommendation == \"decrease\")
 	 and (.utilization_percentage - 100 * .avg_busy_connections / $C | fabs < 0.1)
-	 and .utilization_percentage >= 100 * $BUSY_FLOOR / $C - 0.1 and .utilization_percentage <= 100.5
+	 and .utilization_percentage >= 0.95 * 100 * $BUSY_FLOOR / $C and .utilization_percentage <= 100.5
 	 and (.avg_query_seconds > 0.0095 and .avg_query_seconds < 0.02)
 	 and (.requests_per_second * .avg_query_seconds - .avg_busy_connections | fabs < 0.01)
 	 and .formula_pool_size == .avg_busy_connections + .buffer and .samples >= 5
