@@ -17,7 +17,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_suite() {
 	local name=$1 dir=build-test-$1 log
 	shift
-	echo "=== $name build" >&2
+	echo "=== $name build (at ${SECONDS}s)" >&2
 	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGFLEET_WERROR=ON "$@" >/dev/null
 	cmake --build "$dir" -j "$jobs" >"$dir/build.log" 2>&1 || { cat "$dir/build.log" >&2; return 1; }
 	log=$(mktemp)
@@ -37,7 +37,7 @@ run_suite plain -DPGFLEET_SANITIZE=OFF
 run_suite sanitize -DPGFLEET_SANITIZE=ON
 
 # unit tests under valgrind: every allocation freed, no invalid access
-echo "=== valgrind (unit tests, plain build)" >&2
+echo "=== valgrind (unit tests, plain build) (at ${SECONDS}s)" >&2
 valgrind_options="-q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
 for test in build-test-plain/tests/test_*; do
 	[ -x "$test" ] || continue
@@ -67,7 +67,7 @@ fi
 # libFuzzer target runs FUZZ_SECONDS from its seed corpus (new inputs go
 # to a scratch folder, not into the repository)
 if [ "${CI:-}" = true ] && command -v clang >/dev/null; then
-	echo "=== fuzz (clang, libFuzzer)" >&2
+	echo "=== fuzz (clang, libFuzzer) (at ${SECONDS}s)" >&2
 	fuzz_dir=build-test-fuzz
 	if CC=clang cmake -S . -B "$fuzz_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGFLEET_WERROR=OFF \
 		-DPGFLEET_FUZZ=ON >/dev/null &&
@@ -92,5 +92,5 @@ if [ "${CI:-}" = true ] && command -v clang >/dev/null; then
 	fi
 fi
 
-echo "total: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed (in ${SECONDS}s)"
 [ "$failed" -eq 0 ]
