@@ -225,8 +225,16 @@ int store_pg_table_trend(struct store *store, const Pgfleet__V1__TableTrendReque
 int store_pg_replication_trend(struct store *store,
     const Pgfleet__V1__ReplicationTrendRequest *request,
     Pgfleet__V1__ReplicationTrend *answer, char *errbuf, size_t errlen);
+/* The slow-queries op (store_pg_slow.c), and its two ways, apart for the
+ * test that compares them (as store_sqlite_internal.h's). */
 int store_pg_slow_queries(struct store *store, const Pgfleet__V1__SlowQueriesRequest *request,
     Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen);
+int store_pg_slow_queries_plain(struct store *store,
+    const Pgfleet__V1__SlowQueriesRequest *request, Pgfleet__V1__SlowQueries *answer,
+    char *errbuf, size_t errlen);
+int store_pg_slow_queries_pruned(struct store *store,
+    const Pgfleet__V1__SlowQueriesRequest *request, Pgfleet__V1__SlowQueries *answer,
+    bool *answered, char *errbuf, size_t errlen);
 /* Index recommendations and the proposals agents check (store_pg_indexes.c). */
 int store_pg_index_recommendations(struct store *store,
     const Pgfleet__V1__IndexRecommendationsRequest *request,

@@ -646,3 +646,16 @@ FROM (SELECT instance_id, datname, queryid, calls, total_exec_time_ms, rows
       FROM statement_stats_daily
       WHERE bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'daily')) s
 GROUP BY 1, 2, 3;
+
+-- version 7
+-- slow-queries pruned by the statement totals' bounds (store_pg_slow.c,
+-- slow_answer.h; store_sqlite_rollup.c's totals schema has the same
+-- indexes): the totals in the order of each bound, and one statement's
+-- rows of a rollup level, for the few statements a question adds up
+CREATE INDEX statement_totals_by_total ON statement_totals (total_exec_time_ms);
+CREATE INDEX statement_totals_by_calls ON statement_totals (calls);
+CREATE INDEX statement_totals_by_max ON statement_totals (max_exec_time_ms);
+CREATE INDEX statement_stats_hourly_by_pair ON statement_stats_hourly
+  (instance_id, queryid, bucket_us);
+CREATE INDEX statement_stats_daily_by_pair ON statement_stats_daily
+  (instance_id, queryid, bucket_us);

@@ -1,15 +1,14 @@
 /*
  * store_pg_slow.c - slow-queries in the PostgreSQL store: statements added
  * up over a window, per instance, cluster or fleet (by fingerprint), as
- * store_sqlite_slow.c's plain way, over the raw rows and the rollups
- * (store_pg_statement_source: a long window reads daily rows). SQLite's
- * pruning by statement totals is not needed for the same answer and not
- * done yet, though maintenance keeps the totals (statement_totals,
- * store_pg_rollup.c); PostgreSQL adds up in parallel, and on Citus per
- * shard.
+ * store_sqlite_slow.c does: the plain way over the raw rows and the
+ * rollups (store_pg_statement_source: a long window reads daily rows), or
+ * pruned by the statement totals' bounds for one instance at a time (the
+ * method is slow_answer.h's; this module has PostgreSQL's SQL for it).
  */
 #include "collector/store_pg_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +29,49 @@ static const char *const outer_orders[] = {
 	[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS] = "o.total_calls DESC",
 };
 
-static unsigned
-order_of(const Pgfleet__V1__SlowQueriesRequest *request)
+/* Starts params with the scope: $1 instance, $2 cluster, $3 database, $4
+ * since, $5 until (an open end is INT64_MAX: a plain range). */
+static void
+bind_scope(struct pg_params *params, const Pgfleet__V1__Scope *scope)
 {
-	return (unsigned) request->order < sizeof(orders) / sizeof(orders[0])
-	    ? (unsigned) request->order
-	    : PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_TOTAL;
+	pg_params_init(params);
+	pg_param_text(params, scope != NULL ? scope->instance : "");
+	pg_param_text(params, scope != NULL ? scope->cluster : "");
+	pg_param_text(params, scope != NULL ? scope->database : "");
+	pg_param_int(params, scope != NULL ? scope->since_us : 0);
+	pg_param_int(params, scope != NULL && scope->until_us != 0 ? scope->until_us : INT64_MAX);
 }
+
+/* Where the rows come from for the pruned way: only the candidates' (a
+ * JSON array of [instance_id, queryid] pairs in $8), read through the
+ * per-statement indexes of the rollup levels. Same columns and the same
+ * once-only rule as store_pg_statement_source. */
+static const char candidate_prefix[] =
+    "WITH candidates AS MATERIALIZED (SELECT (value ->> 0)::bigint AS instance_id,"
+    "  (value ->> 1)::bigint AS queryid FROM json_array_elements($8::json)) ";
+
+static const char candidate_source[] =
+    "(SELECT r.instance_id, r.ts_us, r.dbid, r.datname, r.queryid, r.calls,"
+    "  r.total_exec_time_ms, r.sum_sq_exec_time_ms2, r.max_exec_time_ms, r.rows"
+    "  FROM statement_stats r"
+    "  WHERE r.ts_us >= (SELECT until_us FROM rollup_state WHERE name = 'hourly')"
+    "   AND r.ts_us >= $4 AND r.ts_us < $5"
+    "   AND (r.instance_id, r.queryid) IN (SELECT instance_id, queryid FROM candidates)"
+    " UNION ALL"
+    " SELECT h.instance_id, h.bucket_us, h.dbid, h.datname, h.queryid, h.calls,"
+    "  h.total_exec_time_ms, h.sum_sq_exec_time_ms2, h.max_exec_time_ms, h.rows"
+    "  FROM candidates c JOIN statement_stats_hourly h"
+    "   ON h.instance_id = c.instance_id AND h.queryid = c.queryid"
+    "  WHERE h.bucket_us >= (SELECT until_us FROM rollup_state WHERE name = 'daily')"
+    "   AND h.bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'hourly')"
+    "   AND h.bucket_us >= $4 AND h.bucket_us < $5"
+    " UNION ALL"
+    " SELECT d.instance_id, d.bucket_us, d.dbid, d.datname, d.queryid, d.calls,"
+    "  d.total_exec_time_ms, d.sum_sq_exec_time_ms2, d.max_exec_time_ms, d.rows"
+    "  FROM candidates c JOIN statement_stats_daily d"
+    "   ON d.instance_id = c.instance_id AND d.queryid = c.queryid"
+    "  WHERE d.bucket_us < (SELECT until_us FROM rollup_state WHERE name = 'daily')"
+    "   AND d.bucket_us >= $4 AND d.bucket_us < $5)";
 
 /* The scope: $1 instance, $2 cluster, $3 database, $4 since, $5 until. */
 #define SCOPE_FILTER                                                              \
@@ -44,16 +79,17 @@ order_of(const Pgfleet__V1__SlowQueriesRequest *request)
 	"  AND ($3 = '' OR s.datname = $3) AND s.ts_us >= $4 AND s.ts_us < $5"
 
 /*
- * The groups' sums (g), kept when their mean reaches $6, ordered and cut
- * to $7 (o), then the text of each: as SQLite's statement, with its HAVING
- * and ORDER BY on aliases written out (PostgreSQL does not take aliases
- * there). Ties order by the instance names, then the queryid.
+ * The groups' sums (g) of source (restricted to candidates when not NULL),
+ * kept when their mean reaches $6, ordered and cut to $7 (o), then the
+ * text of each: as SQLite's statement, with its HAVING and ORDER BY on
+ * aliases written out (PostgreSQL does not take aliases there). Ties order
+ * by the instance names, then the queryid. (slow_pruning_ops.answer)
  */
-int
-store_pg_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *request,
-    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
+static int
+answer_from(void *ctx, const Pgfleet__V1__SlowQueriesRequest *request,
+    const char *candidates, Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
 {
-	struct store_pg *store = (struct store_pg *) base;
+	struct store_pg *store = ctx;
 	const Pgfleet__V1__Scope *scope = request->scope;
 	bool fleet = request->group == PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_FLEET;
 	const char *group;
@@ -76,7 +112,7 @@ store_pg_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest 
 		break;
 	}
 	snprintf(sql, sizeof(sql),
-	    "SELECT o.names, o.datname, o.queryid, o.total_calls, o.total_ms, o.sum_sq,"
+	    "%sSELECT o.names, o.datname, o.queryid, o.total_calls, o.total_ms, o.sum_sq,"
 	    "  o.max_ms, o.rows, %s, o.clusters, o.instances"
 	    " FROM (SELECT g.* FROM (SELECT string_agg(DISTINCT i.name, ',') AS names,"
 	    "  max(s.datname) AS datname, min(s.queryid) AS queryid,"
@@ -92,30 +128,28 @@ store_pg_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest 
 	    " WHERE g.total_calls > 0 AND g.total_ms / g.total_calls >= $6"
 	    " ORDER BY %s, g.names, g.queryid LIMIT $7) o%s"
 	    " ORDER BY %s, o.names, o.queryid",
+	    candidates != NULL ? candidate_prefix : "",
 	    fleet ? "o.query, o.truncated"
 		  : "coalesce(t.query, ''), coalesce(t.truncated, false)",
 	    /* grouped by the text's fingerprint: every row needs its text */
 	    fleet ? ", coalesce(max(t.query), '') AS query,"
 		    " coalesce(bool_or(t.truncated), false) AS truncated"
 		  : "",
-	    store_pg_statement_source,
+	    candidates != NULL ? candidate_source : store_pg_statement_source,
 	    fleet ? " LEFT JOIN statement_texts t ON t.instance_id = s.instance_id"
 		    " AND t.queryid = s.queryid"
 		  : "",
-	    group, orders[order_of(request)],
+	    group, orders[slow_answer_order(request)],
 	    /* one queryid per group: the few texts shown, after the cut */
 	    fleet ? ""
 		  : " LEFT JOIN statement_texts t ON t.instance_id = o.text_instance"
 		    " AND t.queryid = o.queryid",
-	    outer_orders[order_of(request)]);
-	pg_params_init(&params);
-	pg_param_text(&params, scope != NULL ? scope->instance : "");
-	pg_param_text(&params, scope != NULL ? scope->cluster : "");
-	pg_param_text(&params, scope != NULL ? scope->database : "");
-	pg_param_int(&params, scope != NULL ? scope->since_us : 0);
-	pg_param_int(&params, scope != NULL && scope->until_us != 0 ? scope->until_us : INT64_MAX);
+	    outer_orders[slow_answer_order(request)]);
+	bind_scope(&params, scope);
 	pg_param_double(&params, request->min_duration_ms);
-	pg_param_int(&params, request->limit > 0 ? request->limit : 10);
+	pg_param_int(&params, slow_answer_limit(request));
+	if (candidates != NULL)
+		pg_param_text(&params, candidates);
 	if ((rv = pg_read(store, sql, &params, &res, "read slow queries", errbuf, errlen)) != PGF_OK)
 		return rv;
 	if (PQntuples(res) > 0) {
@@ -156,4 +190,86 @@ oom:
 	store_slow_queries_fini(answer);
 	snprintf(errbuf, errlen, "out of memory");
 	return PGF_ENOMEM;
+}
+
+/* The candidates (slow_pruning_ops.collect): $1-$5 the scope, $6 the
+ * bound's threshold, $7 how many. */
+static int
+collect_candidates(void *ctx, const Pgfleet__V1__SlowQueriesRequest *request,
+    bool by_threshold, double threshold, char **json, char *errbuf, size_t errlen)
+{
+	struct store_pg *store = ctx;
+	const Pgfleet__V1__Scope *scope = request->scope;
+	const char *bound = slow_answer_bound_column(request);
+	struct pg_params params;
+	PGresult *res = NULL;
+	char sql[2048];
+	int rv;
+
+	*json = NULL;
+	snprintf(sql, sizeof(sql),
+	    "WITH tail AS MATERIALIZED (SELECT DISTINCT s.instance_id, s.queryid"
+	    "  FROM statement_stats s JOIN instances i USING (instance_id)"
+	    " WHERE ($1 = '' OR i.name = $1) AND ($2 = '' OR i.system_identifier = $2)"
+	    "  AND ($3 = '' OR s.datname = $3)"
+	    "  AND s.ts_us >= greatest($4, (SELECT until_us FROM rollup_state WHERE name = 'hourly'))"
+	    "  AND s.ts_us < $5"
+	    "  LIMIT %d),"
+	    " bounded AS MATERIALIZED (SELECT t.instance_id, t.queryid"
+	    "  FROM statement_totals t JOIN instances i USING (instance_id)"
+	    "  WHERE ($1 = '' OR i.name = $1) AND ($2 = '' OR i.system_identifier = $2)"
+	    "   AND t.%s >= $6"
+	    "  ORDER BY t.%s DESC LIMIT $7),"
+	    " pairs AS (SELECT instance_id, queryid FROM tail"
+	    "  UNION SELECT instance_id, queryid FROM bounded)"
+	    " SELECT (SELECT count(*) FROM tail), count(*),"
+	    "  coalesce(json_agg(json_build_array(instance_id, queryid)), '[]')::text FROM pairs",
+	    SLOW_MAX_TAIL + 1, bound, bound);
+	bind_scope(&params, scope);
+	pg_param_double(&params, by_threshold ? threshold : -INFINITY);
+	pg_param_int(&params, by_threshold ? SLOW_MAX_CANDIDATES + 1 : SLOW_PROBE_STATEMENTS);
+	if ((rv = pg_read(store, sql, &params, &res, "find slow-query candidates", errbuf,
+		 errlen)) != PGF_OK)
+		return rv;
+	if (PQntuples(res) == 1 && pg_int(res, 0, 0) <= SLOW_MAX_TAIL &&
+	    pg_int(res, 0, 1) <= SLOW_MAX_CANDIDATES) {
+		*json = pg_text(res, 0, 2);
+		if (*json == NULL) {
+			snprintf(errbuf, errlen, "out of memory");
+			rv = PGF_ENOMEM;
+		}
+	}
+	PQclear(res);
+	return rv;
+}
+
+static const struct slow_pruning_ops pruning_ops = {
+	.collect = collect_candidates,
+	.answer = answer_from,
+};
+
+int
+store_pg_slow_queries_pruned(struct store *base, const Pgfleet__V1__SlowQueriesRequest *request,
+    Pgfleet__V1__SlowQueries *answer, bool *answered, char *errbuf, size_t errlen)
+{
+	return slow_answer_pruned(&pruning_ops, base, request, answer, answered, errbuf, errlen);
+}
+
+int
+store_pg_slow_queries_plain(struct store *base, const Pgfleet__V1__SlowQueriesRequest *request,
+    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
+{
+	return answer_from(base, request, NULL, answer, errbuf, errlen);
+}
+
+int
+store_pg_slow_queries(struct store *base, const Pgfleet__V1__SlowQueriesRequest *request,
+    Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
+{
+	bool answered = false;
+	int rv = store_pg_slow_queries_pruned(base, request, answer, &answered, errbuf, errlen);
+
+	if (rv != PGF_OK || answered)
+		return rv;
+	return store_pg_slow_queries_plain(base, request, answer, errbuf, errlen);
 }

@@ -1,25 +1,8 @@
 /*
- * store_sqlite_slow.c - slow-queries: statements added up over a window.
- *
- * The plain way adds up every statement row of the window and keeps the
- * top N: over 30 days of a large fleet that is millions of rows. For the
- * per-instance question, this module first prunes with bounds.
- * statement_totals holds each statement's figures over everything rolled
- * up so far, which is at least its figures in any window (for the mean:
- * its largest single execution time). So:
- *   1. the statements with raw rows past the hourly watermark (not in the
- *      totals yet) are always candidates;
- *   2. those and the PROBE_STATEMENTS statements with the largest bounds,
- *      added up exactly over the window, give a threshold T: the N-th best
- *      exact figure;
- *   3. only statements whose bound is at least T can be in the top N: they
- *      and those of step 1 are added up exactly, and the answer is their
- *      top N.
- * The answer is the plain way's (tests/unit/test_slow_pruning.c compares
- * them).
- * When bounds cannot prune (fewer than N statements qualify, or too many
- * candidates), the plain way answers. Cluster and fleet groupings always
- * take the plain way: their bounds would need totals per group.
+ * store_sqlite_slow.c - slow-queries: statements added up over a window,
+ * the plain way, or pruned by the statement totals' bounds for one
+ * instance at a time (the method is slow_answer.h's; this module has
+ * SQLite's SQL for it).
  */
 #include "collector/store_sqlite_internal.h"
 
@@ -30,15 +13,6 @@
 #include <string.h>
 
 #include "collector/slow_answer.h"
-
-/* Statements whose exact figures set the threshold. */
-#define PROBE_STATEMENTS 64
-/* Beyond this many candidates, pruning does not pay: the plain way. */
-#define MAX_CANDIDATES 50000
-/* Nor beyond this many statements past the hourly watermark (all of them
- * candidates): the window is mostly raw rows, which the plain way reads
- * once where pruning would read them twice. */
-#define MAX_TAIL 4096
 
 /* Where the rows come from: every statement, or only the candidates (a
  * JSON array of [instance_id, queryid] pairs in ?8), read through the
@@ -84,27 +58,6 @@ static const char *const orders[] = {
 	[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS] = "total_calls DESC",
 };
 
-/* The totals column bounding each order's figure. */
-static const char *const bound_columns[] = {
-	[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_TOTAL] = "total_exec_time_ms",
-	[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_MEAN] = "max_exec_time_ms",
-	[PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS] = "calls",
-};
-
-static unsigned
-order_of(const Pgfleet__V1__SlowQueriesRequest *request)
-{
-	return (unsigned) request->order < sizeof(orders) / sizeof(orders[0])
-	    ? (unsigned) request->order
-	    : PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_TOTAL;
-}
-
-static int64_t
-limit_of(const Pgfleet__V1__SlowQueriesRequest *request)
-{
-	return request->limit > 0 ? request->limit : 10;
-}
-
 /* Binds the scope (?1..?5) and, when not NULL, the candidates (?8) and
  * the window as bucket bounds (?9, ?10). */
 static void
@@ -121,11 +74,12 @@ bind_scope(sqlite3_stmt *stmt, const Pgfleet__V1__Scope *scope)
 }
 
 /* Adds up the statements of source (restricted to candidates when not
- * NULL) and fills answer with the top rows. */
+ * NULL) and fills answer with the top rows (slow_pruning_ops.answer). */
 static int
-answer_from(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesRequest *request,
+answer_from(void *ctx, const Pgfleet__V1__SlowQueriesRequest *request,
     const char *candidates, Pgfleet__V1__SlowQueries *answer, char *errbuf, size_t errlen)
 {
+	struct store_sqlite *store = ctx;
 	const Pgfleet__V1__Scope *scope = request->scope;
 	const char *group;
 	char sql[8192];
@@ -163,7 +117,7 @@ answer_from(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesRequest *r
 		    " ORDER BY %s, 1, 3 LIMIT ?7",
 		    candidates != NULL ? candidate_prefix : "",
 		    candidates != NULL ? candidate_source : store_sqlite_statement_source, group,
-		    orders[order_of(request)]);
+		    orders[slow_answer_order(request)]);
 	} else {
 		/* one queryid per group: add up first, then fetch the few texts
 		 * shown (a text row is wide; joining it to every statement row
@@ -189,14 +143,14 @@ answer_from(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesRequest *r
 		    " ORDER BY %s, 1, 3",
 		    candidates != NULL ? candidate_prefix : "",
 		    candidates != NULL ? candidate_source : store_sqlite_statement_source, group,
-		    orders[order_of(request)], orders[order_of(request)]);
+		    orders[slow_answer_order(request)], orders[slow_answer_order(request)]);
 	}
 	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return sqlite_store_error(store->db, rc, "prepare the slow-queries query", errbuf, errlen);
 	bind_scope(stmt, scope);
 	sqlite3_bind_double(stmt, 6, request->min_duration_ms);
-	sqlite3_bind_int64(stmt, 7, limit_of(request));
+	sqlite3_bind_int64(stmt, 7, slow_answer_limit(request));
 	if (candidates != NULL) {
 		sqlite3_bind_text(stmt, 8, candidates, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 9, scope != NULL ? scope->since_us : 0);
@@ -254,18 +208,13 @@ fail_memory:
 	return PGF_ENOMEM;
 }
 
-/*
- * Collects candidates as a JSON array of [instance_id, queryid]: the
- * statements with raw rows in the window past the hourly watermark, and
- * those in scope whose bound is at least threshold (by_threshold) or the
- * PROBE_STATEMENTS with the largest bounds. *json is malloc'd, or NULL
- * when there are more than MAX_TAIL of the first or MAX_CANDIDATES in all.
- */
+/* The candidates (slow_pruning_ops.collect). */
 static int
-collect_candidates(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesRequest *request,
-    bool by_threshold, double threshold, char **json)
+collect_candidates(void *ctx, const Pgfleet__V1__SlowQueriesRequest *request,
+    bool by_threshold, double threshold, char **json, char *errbuf, size_t errlen)
 {
-	const char *bound = bound_columns[order_of(request)];
+	struct store_sqlite *store = ctx;
+	const char *bound = slow_answer_bound_column(request);
 	char sql[2048];
 	sqlite3_stmt *stmt = NULL;
 	int rc;
@@ -291,17 +240,18 @@ collect_candidates(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesReq
 	    "  WHERE (?1 = '' OR i.name = ?1) AND (?2 = '' OR i.system_identifier = ?2)"
 	    "   AND t.%s >= ?6"
 	    "  ORDER BY t.%s DESC LIMIT ?7))",
-	    MAX_TAIL + 1, bound, bound);
+	    SLOW_MAX_TAIL + 1, bound, bound);
 	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return rc;
-	bind_scope(stmt, request->scope);
-	sqlite3_bind_double(stmt, 6, by_threshold ? threshold : -INFINITY);
-	sqlite3_bind_int64(stmt, 7, by_threshold ? MAX_CANDIDATES + 1 : PROBE_STATEMENTS);
-	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_OK) {
+		bind_scope(stmt, request->scope);
+		sqlite3_bind_double(stmt, 6, by_threshold ? threshold : -INFINITY);
+		sqlite3_bind_int64(stmt, 7,
+		    by_threshold ? SLOW_MAX_CANDIDATES + 1 : SLOW_PROBE_STATEMENTS);
+		rc = sqlite3_step(stmt);
+	}
 	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_int64(stmt, 0) <= MAX_TAIL &&
-		    sqlite3_column_int64(stmt, 1) <= MAX_CANDIDATES) {
+		if (sqlite3_column_int64(stmt, 0) <= SLOW_MAX_TAIL &&
+		    sqlite3_column_int64(stmt, 1) <= SLOW_MAX_CANDIDATES) {
 			*json = sqlite_column_text(stmt, 2);
 			rc = *json != NULL ? SQLITE_OK : SQLITE_NOMEM;
 		} else {
@@ -309,69 +259,22 @@ collect_candidates(struct store_sqlite *store, const Pgfleet__V1__SlowQueriesReq
 		}
 	}
 	sqlite3_finalize(stmt);
-	return rc;
+	if (rc != SQLITE_OK)
+		return sqlite_store_error(store->db, rc, "find slow-query candidates", errbuf, errlen);
+	return PGF_OK;
 }
 
-/* The figure a row is ordered by, in the totals' units (ms, calls). */
-static double
-order_figure(const Pgfleet__V1__SlowQueriesRequest *request, const Pgfleet__V1__SlowQuery *row)
-{
-	switch (order_of(request)) {
-	case PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_MEAN:
-		return row->mean_seconds * 1000.0;
-	case PGFLEET__V1__SLOW_QUERIES_REQUEST__ORDER__ORDER_CALLS:
-		return (double) row->calls;
-	default:
-		return row->total_seconds * 1000.0;
-	}
-}
+static const struct slow_pruning_ops pruning_ops = {
+	.collect = collect_candidates,
+	.answer = answer_from,
+};
 
 int
 store_sqlite_slow_queries_pruned(struct store *base,
     const Pgfleet__V1__SlowQueriesRequest *request, Pgfleet__V1__SlowQueries *answer,
     bool *answered, char *errbuf, size_t errlen)
 {
-	struct store_sqlite *store = (struct store_sqlite *) base;
-	Pgfleet__V1__SlowQueries probe = PGFLEET__V1__SLOW_QUERIES__INIT;
-	char *candidates = NULL;
-	double threshold;
-	int rv;
-	int rc;
-
-	*answered = false;
-	answer->rows = NULL;
-	answer->n_rows = 0;
-	if (request->group != PGFLEET__V1__SLOW_QUERIES_REQUEST__GROUP__GROUP_INSTANCE)
-		return PGF_OK;
-	if ((rc = collect_candidates(store, request, false, 0.0, &candidates)) != SQLITE_OK)
-		return sqlite_store_error(store->db, rc, "find slow-query candidates", errbuf,
-		    errlen);
-	if (candidates == NULL)
-		return PGF_OK;
-	rv = answer_from(store, request, candidates, &probe, errbuf, errlen);
-	free(candidates);
-	candidates = NULL;
-	if (rv != PGF_OK)
-		return rv;
-	if (probe.n_rows < (size_t) limit_of(request)) {
-		/* fewer than N qualify among the probed: no threshold */
-		store_slow_queries_fini(&probe);
-		return PGF_OK;
-	}
-	/* a hair lower than the N-th figure: the exact sums were rounded
-	 * through seconds, the bound must not be */
-	threshold = order_figure(request, probe.rows[probe.n_rows - 1]);
-	threshold -= fabs(threshold) * 1e-9 + 1e-9;
-	store_slow_queries_fini(&probe);
-	if ((rc = collect_candidates(store, request, true, threshold, &candidates)) != SQLITE_OK)
-		return sqlite_store_error(store->db, rc, "find slow-query candidates", errbuf,
-		    errlen);
-	if (candidates == NULL)
-		return PGF_OK;
-	rv = answer_from(store, request, candidates, answer, errbuf, errlen);
-	free(candidates);
-	*answered = rv == PGF_OK;
-	return rv;
+	return slow_answer_pruned(&pruning_ops, base, request, answer, answered, errbuf, errlen);
 }
 
 int
@@ -379,7 +282,7 @@ store_sqlite_slow_queries_plain(struct store *base,
     const Pgfleet__V1__SlowQueriesRequest *request, Pgfleet__V1__SlowQueries *answer,
     char *errbuf, size_t errlen)
 {
-	return answer_from((struct store_sqlite *) base, request, NULL, answer, errbuf, errlen);
+	return answer_from(base, request, NULL, answer, errbuf, errlen);
 }
 
 int

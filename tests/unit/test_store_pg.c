@@ -21,6 +21,9 @@
  * And the advice (vacuum, replication health, checklist, through
  * api_answer) and /metrics (test_advice, which also compares /metrics of
  * the shared fleet before and after a rollup).
+ * And slow-queries pruned by the totals' bounds over a month of rolled-up
+ * history (test_slow_pruning: the pruned way equals the plain way, and
+ * the SQLite store's answer).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +48,7 @@
 #include "common/log.h"
 #include "common/render.h"
 #include "common/timeutil.h"
+#include "tests/support/slow_history.h"
 #include "tests/support/temp_store.h"
 
 #define SECOND 1000000LL
@@ -3069,6 +3073,70 @@ test_advice(void **state)
 	free(sql_value("DROP SCHEMA " AD_SCHEMA " CASCADE"));
 }
 
+#define SP_SCHEMA "pgslow_test"
+
+/* slow-queries over a month of rolled-up history (tests/support/
+ * slow_history.c), in a schema of its own: the pruned way answers as the
+ * plain way (test_slow_pruning.c's check of the SQLite store), and the
+ * op answers as the SQLite store's op */
+static void
+test_slow_pruning(void **state)
+{
+	void *sqlite_state = NULL;
+	struct store *lite, *pg = NULL;
+	char spec[1024], errbuf[512];
+	const char *why = "";
+	size_t pruned = 0;
+
+	(void) state;
+	free(sql_value("DROP SCHEMA IF EXISTS " SP_SCHEMA " CASCADE; CREATE SCHEMA " SP_SCHEMA));
+	snprintf(spec, sizeof(spec), "%s%soptions=-csearch_path%%3D" SP_SCHEMA, conninfo(),
+	    strchr(conninfo(), '?') != NULL ? "&" : "?");
+	assert_int_equal(temp_store_setup(&sqlite_state), 0);
+	lite = ((struct temp_store *) sqlite_state)->store;
+	if (store_open(spec, false, &pg, errbuf, sizeof(errbuf)) != PGF_OK)
+		fail_msg("%s", errbuf);
+	if (slow_history_write(lite, errbuf, sizeof(errbuf)) != PGF_OK ||
+	    slow_history_write(pg, errbuf, sizeof(errbuf)) != PGF_OK)
+		fail_msg("%s", errbuf);
+	for (size_t c = 0; c < slow_history_cases(); c++) {
+		Pgfleet__V1__SlowQueriesRequest request;
+		Pgfleet__V1__Scope scope;
+		Pgfleet__V1__SlowQueries plain = PGFLEET__V1__SLOW_QUERIES__INIT;
+		Pgfleet__V1__SlowQueries fast = PGFLEET__V1__SLOW_QUERIES__INIT;
+		Pgfleet__V1__SlowQueries sqlite = PGFLEET__V1__SLOW_QUERIES__INIT;
+		bool answered = false;
+
+		slow_history_case(c, &request, &scope);
+		if (store_pg_slow_queries_plain(pg, &request, &plain, errbuf, sizeof(errbuf)) !=
+			PGF_OK ||
+		    store_pg_slow_queries_pruned(pg, &request, &fast, &answered, errbuf,
+			sizeof(errbuf)) != PGF_OK)
+			fail_msg("case %zu: %s", c, errbuf);
+		if (answered) {
+			pruned++;
+			if (!slow_history_same(&fast, &plain, &why))
+				fail_msg("case %zu: the pruned answer has %s", c, why);
+		}
+		store_slow_queries_fini(&fast);
+		assert_int_equal(store_slow_queries(pg, &request, &fast, errbuf, sizeof(errbuf)),
+		    PGF_OK);
+		assert_int_equal(store_slow_queries(lite, &request, &sqlite, errbuf,
+		    sizeof(errbuf)), PGF_OK);
+		if (!slow_history_same(&fast, &sqlite, &why))
+			fail_msg("case %zu: the PostgreSQL store's answer has %s", c, why);
+		store_slow_queries_fini(&plain);
+		store_slow_queries_fini(&fast);
+		store_slow_queries_fini(&sqlite);
+	}
+	/* as on SQLite: limit 200 exceeds the statements, those fall back */
+	print_message("pruned %zu of %zu cases\n", pruned, slow_history_cases());
+	assert_true(pruned * 2 > slow_history_cases());
+	store_close(pg);
+	temp_store_teardown(&sqlite_state);
+	free(sql_value("DROP SCHEMA " SP_SCHEMA " CASCADE"));
+}
+
 static int
 setup(void **state)
 {
@@ -3129,6 +3197,7 @@ main(void)
 		cmocka_unit_test(test_rollups),
 		cmocka_unit_test(test_pools),
 		cmocka_unit_test(test_advice),
+		cmocka_unit_test(test_slow_pruning),
 		cmocka_unit_test(test_batch_failure),
 	};
 
