@@ -225,7 +225,7 @@ GOOD_BEFORE=$(rows good)
 # the flood holds until it is told to leave (SIGTERM) or FLOOD_SECONDS:
 # 200 handshakes (and nng's redials) take ~10 s under ASan on a busy
 # machine, so the wait is long and the test only pays what it needs
-FLOOD_SECONDS=60
+FLOOD_SECONDS=120
 "$PGFLEET_BIN_DIR/tests/tools/tls_flood" "$COLLECTOR_LISTEN" "$CERTS/ca.crt" "$CERTS/agent.crt" \
 	"$CERTS/agent.key" 200 "$FLOOD_SECONDS" >"$HARNESS_DIR/tls_flood.out" 2>&1 &
 FLOOD_PID=$!

@@ -20,6 +20,7 @@
 #   harness_agent_once PORT [flags] one report of every family, as JSON
 #   harness_stop NAME [SIGNAL]      stop a started program (default TERM)
 #   harness_wait_for DESCRIPTION TIMEOUT_S COMMAND...  poll until COMMAND succeeds
+#                             (TIMEOUT_S times HARNESS_WAIT_SCALE)
 #
 # As root, servers run as the `postgres` OS user (runuser). Everything lives
 # under $HARNESS_DIR and is torn down on exit, on Ctrl-C and on TERM; a run
@@ -32,6 +33,16 @@ PGFLEET_BIN_DIR=${PGFLEET_BIN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../bu
 # sanitizer builds: leaks that are nng's, not ours (tests/lsan.supp says which)
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lsan.supp}
 HARNESS_PREFIX=${TMPDIR:-/tmp}/pgfleet-harness.
+# Waits are bounds, not targets: in a sanitizer build (2-3x slower, run
+# after the plain one on the same 2 cores) each is doubled, so a loaded
+# machine does not fail a test whose timing the plain build already held
+# to the stated bound.
+if [ -z "${HARNESS_WAIT_SCALE:-}" ]; then
+	HARNESS_WAIT_SCALE=1
+	if ldd "$PGFLEET_BIN_DIR/collector/pgfleet-collector" 2>/dev/null | grep -q libasan; then
+		HARNESS_WAIT_SCALE=2
+	fi
+fi
 declare -A HARNESS_PIDS=()
 
 harness_log() { printf '[harness %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -336,9 +347,10 @@ pgfleet_cli() {
 	"$PGFLEET_BIN_DIR/collector/pgfleet" --collector "$COLLECTOR_API" --timeout 5s "$@"
 }
 
-# harness_wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls every 0.2 s.
+# harness_wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls every 0.2 s for
+# up to TIMEOUT_S times HARNESS_WAIT_SCALE seconds.
 harness_wait_for() {
-	local what=$1 timeout=$2 deadline
+	local what=$1 timeout=$(($2 * HARNESS_WAIT_SCALE)) deadline
 	shift 2
 	deadline=$((SECONDS + timeout))
 	until "$@" >/dev/null 2>&1; do
