@@ -36,6 +36,35 @@ run_suite() {
 run_suite plain -DPGFLEET_SANITIZE=OFF
 run_suite sanitize -DPGFLEET_SANITIZE=ON
 
+# check NAME COMMAND...: runs COMMAND in the background, $jobs at a time
+# (valgrind and libFuzzer keep a core busy each and wait for nothing), its
+# output in $checks/NAME.log; collect_checks counts them when all are done
+checks=$(mktemp -d)
+check() {
+	local name=$1
+	shift
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n || true
+	done
+	(if "$@" >"$checks/$name.log" 2>&1; then echo 0; else echo $?; fi >"$checks/$name.rc") &
+}
+collect_checks() {
+	local rc name
+	wait
+	for rc in "$checks"/*.rc; do
+		[ -e "$rc" ] || continue
+		name=$(basename "$rc" .rc)
+		if [ "$(cat "$rc")" = 0 ]; then
+			passed=$((passed + 1))
+		else
+			echo "$name FAILED (exit $(cat "$rc"))" >&2
+			tail -n 60 "$checks/$name.log" >&2
+			failed=$((failed + 1))
+		fi
+		rm -f "$rc"
+	done
+}
+
 # unit tests under valgrind: every allocation freed, no invalid access
 echo "=== valgrind (unit tests, plain build) (at ${SECONDS}s)" >&2
 valgrind_options="-q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
@@ -44,24 +73,13 @@ for test in build-test-plain/tests/test_*; do
 	# it needs a PostgreSQL server: run under valgrind by its e2e below
 	[ "$(basename "$test")" = test_store_pg ] && continue
 	# shellcheck disable=SC2086
-	if valgrind $valgrind_options "$test" >/dev/null 2>"$test.valgrind.log"; then
-		passed=$((passed + 1))
-	else
-		echo "valgrind: $(basename "$test") FAILED" >&2
-		cat "$test.valgrind.log" >&2
-		failed=$((failed + 1))
-	fi
+	check "valgrind-$(basename "$test")" valgrind $valgrind_options "$test"
 done
-
 # test_store_pg against the server its e2e test starts, under valgrind
-if (cd build-test-plain && PGFLEET_TEST_WRAPPER="valgrind $valgrind_options" \
-	ctest -R '^e2e_store_pg_compare$' --output-on-failure --timeout 600 >store_pg_valgrind.log 2>&1); then
-	passed=$((passed + 1))
-else
-	echo "valgrind: test_store_pg FAILED" >&2
-	tail -n 60 build-test-plain/store_pg_valgrind.log >&2
-	failed=$((failed + 1))
-fi
+check valgrind-test_store_pg env -C build-test-plain \
+	PGFLEET_TEST_WRAPPER="valgrind $valgrind_options" \
+	ctest -R '^e2e_store_pg_compare$' --output-on-failure --timeout 600
+collect_checks
 
 # bounded fuzzing (tests/fuzz): in CI only, when clang is there; each
 # libFuzzer target runs FUZZ_SECONDS from its seed corpus (new inputs go
@@ -73,24 +91,21 @@ if [ "${CI:-}" = true ] && command -v clang >/dev/null; then
 		-DPGFLEET_FUZZ=ON >/dev/null &&
 		cmake --build "$fuzz_dir" -j "$jobs" --target fuzz_report fuzz_ingest fuzz_api fuzz_cfg \
 			>"$fuzz_dir/build.log" 2>&1; then
+		fuzz_scratch=$(mktemp -d)
 		for target in report ingest api cfg; do
-			scratch=$(mktemp -d)
-			if "$fuzz_dir/tests/fuzz/fuzz_$target" -max_total_time="${FUZZ_SECONDS:-35}" \
-				-rss_limit_mb=2048 -timeout=10 -artifact_prefix="$fuzz_dir/" \
-				"$scratch" "tests/fuzz/corpus/$target" >"$fuzz_dir/fuzz_$target.log" 2>&1; then
-				passed=$((passed + 1))
-			else
-				echo "fuzz: fuzz_$target FAILED (crash input in $fuzz_dir)" >&2
-				tail -n 40 "$fuzz_dir/fuzz_$target.log" >&2
-				failed=$((failed + 1))
-			fi
-			rm -rf "$scratch"
+			mkdir "$fuzz_scratch/$target"
+			check "fuzz_$target (crash input in $fuzz_dir)" "$fuzz_dir/tests/fuzz/fuzz_$target" \
+				-max_total_time="${FUZZ_SECONDS:-35}" -rss_limit_mb=2048 -timeout=10 \
+				-artifact_prefix="$fuzz_dir/" "$fuzz_scratch/$target" "tests/fuzz/corpus/$target"
 		done
+		collect_checks
+		rm -rf "$fuzz_scratch"
 	else
 		cat "$fuzz_dir/build.log" >&2
 		failed=$((failed + 1))
 	fi
 fi
+rm -rf "$checks"
 
 echo "total: $passed passed, $failed failed (in ${SECONDS}s)"
 [ "$failed" -eq 0 ]
