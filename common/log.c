@@ -95,9 +95,13 @@ pgf_log(enum pgf_log_level level, const char *format, ...)
 	if (n > 0)
 		used += (size_t) n < sizeof(line) - used ? (size_t) n
 							 : sizeof(line) - used - 1;
-	/* one line per event: a newline inside the message would break it */
+	/* one line per event, and only text: a newline inside the message
+	 * would break the line, and a message can carry a server's or a
+	 * peer's strings (application names, query text), whose escape
+	 * sequences must not reach an operator's terminal */
 	for (size_t i = 0; i < used; i++) {
-		if (line[i] == '\n' || line[i] == '\r')
+		unsigned char c = (unsigned char) line[i];
+		if (c < 0x20 || c == 0x7f)
 			line[i] = ' ';
 	}
 	if (used >= sizeof(line) - 1)
