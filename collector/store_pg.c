@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "collector/fingerprint.h"
+#include "collector/pg_array.h"
 #include "common/log.h"
 #include "common/render.h"
 #include "common/sparkline.h"
@@ -129,6 +130,12 @@ void
 pg_param_int_array(struct pg_params *p, char *literal)
 {
 	add(p, OID_INT8_ARRAY, literal, false);
+}
+
+void
+pg_param_array(struct pg_params *p, char *literal)
+{
+	add(p, 0, literal, false);
 }
 
 /* ---- running statements ------------------------------------------------ */
@@ -907,6 +914,105 @@ upsert_instance(struct store_pg *store, const Pgfleet__V1__Report *report,
 	return PGF_OK;
 }
 
+/* The statement rows' columns after instance_id, ts_us and
+ * interval_start_us, in the order of the INSERT below. */
+enum statement_column {
+	COL_QUERYID,
+	COL_DBID,
+	COL_DATNAME,
+	COL_USERID,
+	COL_USERNAME,
+	COL_TOPLEVEL,
+	COL_CALLS,
+	COL_TOTAL_EXEC_TIME,
+	COL_SUM_SQ_EXEC_TIME,
+	COL_MAX_EXEC_TIME,
+	COL_MIN_EXEC_TIME,
+	COL_ROWS,
+	COL_SHARED_BLKS_HIT,
+	COL_SHARED_BLKS_READ,
+	COL_SHARED_BLKS_DIRTIED,
+	COL_SHARED_BLKS_WRITTEN,
+	COL_TEMP_BLKS_READ,
+	COL_TEMP_BLKS_WRITTEN,
+	COL_BLK_READ_TIME,
+	COL_BLK_WRITE_TIME,
+	COL_WAL_BYTES,
+	COL_TOTAL_PLAN_TIME,
+	COL_LOCAL_BLKS_HIT,
+	COL_LOCAL_BLKS_READ,
+	COL_LOCAL_BLKS_DIRTIED,
+	COL_LOCAL_BLKS_WRITTEN,
+	STATEMENT_COLUMNS
+};
+
+/* One INSERT for the family's rows: a parameter per column, each an array
+ * of the rows' values, unnested in the statements' order (so ids grow as
+ * the per-row INSERTs made them). The server plans and starts one
+ * statement a report instead of one a row. */
+static void
+send_statement_rows(struct store_pg *store, struct pg_pipeline *pipeline, int64_t instance_id,
+    const Pgfleet__V1__StatementsFamily *family)
+{
+	struct pg_array columns[STATEMENT_COLUMNS];
+	struct pg_params params;
+
+	for (int c = 0; c < STATEMENT_COLUMNS; c++)
+		pg_array_init(&columns[c]);
+	for (size_t i = 0; i < family->n_statements; i++) {
+		const Pgfleet__V1__StatementDelta *d = family->statements[i];
+		pg_array_add_int(&columns[COL_QUERYID], d->queryid);
+		pg_array_add_int(&columns[COL_DBID], d->dbid);
+		pg_array_add_text(&columns[COL_DATNAME], d->datname);
+		pg_array_add_int(&columns[COL_USERID], d->userid);
+		pg_array_add_text(&columns[COL_USERNAME], d->username);
+		pg_array_add_bool(&columns[COL_TOPLEVEL], d->toplevel);
+		pg_array_add_int(&columns[COL_CALLS], d->calls);
+		pg_array_add_double(&columns[COL_TOTAL_EXEC_TIME], d->total_exec_time_ms);
+		pg_array_add_double(&columns[COL_SUM_SQ_EXEC_TIME], d->sum_sq_exec_time_ms2);
+		pg_array_add_double(&columns[COL_MAX_EXEC_TIME], d->max_exec_time_ms);
+		pg_array_add_double(&columns[COL_MIN_EXEC_TIME], d->min_exec_time_ms);
+		pg_array_add_int(&columns[COL_ROWS], d->rows);
+		pg_array_add_int(&columns[COL_SHARED_BLKS_HIT], d->shared_blks_hit);
+		pg_array_add_int(&columns[COL_SHARED_BLKS_READ], d->shared_blks_read);
+		pg_array_add_int(&columns[COL_SHARED_BLKS_DIRTIED], d->shared_blks_dirtied);
+		pg_array_add_int(&columns[COL_SHARED_BLKS_WRITTEN], d->shared_blks_written);
+		pg_array_add_int(&columns[COL_TEMP_BLKS_READ], d->temp_blks_read);
+		pg_array_add_int(&columns[COL_TEMP_BLKS_WRITTEN], d->temp_blks_written);
+		pg_array_add_double(&columns[COL_BLK_READ_TIME], d->blk_read_time_ms);
+		pg_array_add_double(&columns[COL_BLK_WRITE_TIME], d->blk_write_time_ms);
+		pg_array_add_int(&columns[COL_WAL_BYTES], d->wal_bytes);
+		pg_array_add_double(&columns[COL_TOTAL_PLAN_TIME], d->total_plan_time_ms);
+		pg_array_add_int(&columns[COL_LOCAL_BLKS_HIT], d->local_blks_hit);
+		pg_array_add_int(&columns[COL_LOCAL_BLKS_READ], d->local_blks_read);
+		pg_array_add_int(&columns[COL_LOCAL_BLKS_DIRTIED], d->local_blks_dirtied);
+		pg_array_add_int(&columns[COL_LOCAL_BLKS_WRITTEN], d->local_blks_written);
+	}
+	pg_params_init(&params);
+	pg_param_int(&params, instance_id);
+	pg_param_int(&params, family->interval_end_us);
+	pg_param_int(&params, family->interval_start_us);
+	/* an array out of memory is a NULL literal: the parameters fail,
+	 * and so does the pipeline */
+	for (int c = 0; c < STATEMENT_COLUMNS; c++)
+		pg_param_array(&params, pg_array_finish(&columns[c]));
+	pg_pipeline_send(store, pipeline,
+	    "INSERT INTO statement_stats (instance_id, ts_us, interval_start_us, queryid,"
+	    " dbid, datname, userid, username, toplevel, calls, total_exec_time_ms,"
+	    " sum_sq_exec_time_ms2, max_exec_time_ms, min_exec_time_ms, rows,"
+	    " shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,"
+	    " temp_blks_read, temp_blks_written, blk_read_time_ms, blk_write_time_ms,"
+	    " wal_bytes, total_plan_time_ms, local_blks_hit, local_blks_read,"
+	    " local_blks_dirtied, local_blks_written)"
+	    " SELECT $1, $2, $3, u.* FROM unnest($4::bigint[], $5::bigint[], $6::text[],"
+	    "  $7::bigint[], $8::text[], $9::boolean[], $10::bigint[], $11::float8[],"
+	    "  $12::float8[], $13::float8[], $14::float8[], $15::bigint[], $16::bigint[],"
+	    "  $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
+	    "  $22::float8[], $23::float8[], $24::bigint[], $25::float8[], $26::bigint[],"
+	    "  $27::bigint[], $28::bigint[], $29::bigint[]) AS u",
+	    &params);
+}
+
 static int
 insert_statements(struct store_pg *store, int64_t instance_id,
     const Pgfleet__V1__StatementsFamily *family, char *errbuf, size_t errlen)
@@ -914,51 +1020,12 @@ insert_statements(struct store_pg *store, int64_t instance_id,
 	struct pg_pipeline pipeline;
 	struct pg_params params;
 
-	/* one round trip for the whole family, not two per statement */
+	/* one round trip for the whole family: its rows, then its texts */
 	pg_pipeline_begin(store, &pipeline);
+	if (family->n_statements > 0)
+		send_statement_rows(store, &pipeline, instance_id, family);
 	for (size_t i = 0; i < family->n_statements; i++) {
 		const Pgfleet__V1__StatementDelta *d = family->statements[i];
-		pg_params_init(&params);
-		pg_param_int(&params, instance_id);
-		pg_param_int(&params, family->interval_end_us);
-		pg_param_int(&params, family->interval_start_us);
-		pg_param_int(&params, d->queryid);
-		pg_param_int(&params, d->dbid);
-		pg_param_text(&params, d->datname);
-		pg_param_int(&params, d->userid);
-		pg_param_text(&params, d->username);
-		pg_param_bool(&params, d->toplevel);
-		pg_param_int(&params, d->calls);
-		pg_param_double(&params, d->total_exec_time_ms);
-		pg_param_double(&params, d->sum_sq_exec_time_ms2);
-		pg_param_double(&params, d->max_exec_time_ms);
-		pg_param_double(&params, d->min_exec_time_ms);
-		pg_param_int(&params, d->rows);
-		pg_param_int(&params, d->shared_blks_hit);
-		pg_param_int(&params, d->shared_blks_read);
-		pg_param_int(&params, d->shared_blks_dirtied);
-		pg_param_int(&params, d->shared_blks_written);
-		pg_param_int(&params, d->temp_blks_read);
-		pg_param_int(&params, d->temp_blks_written);
-		pg_param_double(&params, d->blk_read_time_ms);
-		pg_param_double(&params, d->blk_write_time_ms);
-		pg_param_int(&params, d->wal_bytes);
-		pg_param_double(&params, d->total_plan_time_ms);
-		pg_param_int(&params, d->local_blks_hit);
-		pg_param_int(&params, d->local_blks_read);
-		pg_param_int(&params, d->local_blks_dirtied);
-		pg_param_int(&params, d->local_blks_written);
-		pg_pipeline_send(store, &pipeline,
-		    "INSERT INTO statement_stats (instance_id, ts_us, interval_start_us, queryid,"
-		    " dbid, datname, userid, username, toplevel, calls, total_exec_time_ms,"
-		    " sum_sq_exec_time_ms2, max_exec_time_ms, min_exec_time_ms, rows,"
-		    " shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,"
-		    " temp_blks_read, temp_blks_written, blk_read_time_ms, blk_write_time_ms,"
-		    " wal_bytes, total_plan_time_ms, local_blks_hit, local_blks_read,"
-		    " local_blks_dirtied, local_blks_written)"
-		    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-		    " $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
-		    &params);
 		if (d->query.len == 0)
 			continue;
 		{

@@ -76,6 +76,9 @@ void pg_param_bool(struct pg_params *p, bool value);
 void pg_param_null_int(struct pg_params *p);
 /* A bigint[] literal made by the caller ("{1,2}"): taken over (freed). */
 void pg_param_int_array(struct pg_params *p, char *literal);
+/* An array literal (pg_array.h; owned from here on) whose type the
+ * statement gives with a cast ($n::bigint[]). */
+void pg_param_array(struct pg_params *p, char *literal);
 
 /*
  * pg_run runs sql with params (NULL: none). With res NULL the result is

@@ -185,7 +185,11 @@ store_new() {
 	esac
 }
 
+# store_drop BACKEND NAME: removes it; with HARNESS_KEEP set the history
+# store is kept with the harness's folder and server, for a look at the
+# questions' plans.
 store_drop() {
+	[ -z "${HARNESS_KEEP:-}" ] || [ "$2" != history ] || return 0
 	case $1 in
 	sqlite) rm -f "$HARNESS_DIR/$2".db* ;;
 	postgresql) harness_psql "$PRIMARY_PORT" -c "DROP DATABASE pgfleet_$2" >/dev/null ;;

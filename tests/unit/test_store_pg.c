@@ -481,6 +481,10 @@ write_fleet(struct fixture *f)
 	write_both(f, &r, now - 5 * MINUTE + SECOND, false);
 	init_report(&r, "c1-primary", "7001", "db1", P, "agent-a", 4, now - 8 * MINUTE);
 	add_statement(&r, 105, "app", 7, 3.5, 1.0, "DELETE FROM carts WHERE age > $1");
+	/* names an array literal must quote and escape (the PostgreSQL store
+	 * sends a family's rows as one array per column), and invalid UTF-8 */
+	add_statement(&r, 106, "we\"ird, {db} \\x NULL", 2, 4.5, 0.5, "SELECT 106")->username =
+	    (char *) "u\"s,er \xff";
 	write_both(f, &r, now - 4 * MINUTE, false);
 	init_report(&r, "c1-primary", "7001", "db1", P, "agent-a", 2, now - 20 * MINUTE);
 	write_both(f, &r, now - 3 * MINUTE, true);
