@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collector/pg_array.h"
 #include "common/size_pretty.h"
 #include "common/sparkline.h"
 #include "common/timeutil.h"
@@ -40,104 +41,158 @@ finite_or(double value, double fallback)
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* One INSERT for the family's tables: a parameter per column, each an
+ * array of the tables' values (pg_array.h), unnested in the family's
+ * order, as store_pg.c writes a report's statements. */
+enum table_column {
+	TC_DATNAME, TC_SCHEMANAME, TC_RELNAME, TC_RELID, TC_TABLE_BYTES, TC_INDEXES_BYTES,
+	TC_TOAST_BYTES, TC_TOTAL_BYTES, TC_N_LIVE_TUP, TC_N_DEAD_TUP, TC_SEQ_SCAN,
+	TC_SEQ_TUP_READ, TC_IDX_SCAN, TC_IDX_TUP_FETCH, TC_N_TUP_INS, TC_N_TUP_UPD,
+	TC_N_TUP_HOT_UPD, TC_N_TUP_DEL, TC_LAST_VACUUM, TC_LAST_AUTOVACUUM, TC_LAST_ANALYZE,
+	TC_LAST_AUTOANALYZE, TC_VACUUM_COUNT, TC_AUTOVACUUM_COUNT, TC_ANALYZE_COUNT,
+	TC_AUTOANALYZE_COUNT, TC_N_MOD_SINCE_ANALYZE, TC_N_INS_SINCE_VACUUM,
+	TC_RELFROZENXID_AGE, TC_RELTUPLES, TC_AUTOVACUUM_ENABLED, TC_AV_VACUUM_THRESHOLD,
+	TC_AV_VACUUM_SCALE_FACTOR, TC_AV_ANALYZE_THRESHOLD, TC_AV_ANALYZE_SCALE_FACTOR,
+	TC_AV_VACUUM_TRIGGER, TC_AV_ANALYZE_TRIGGER, TABLE_COLUMNS
+};
+
 static void
 insert_tables(struct store_pg *store, struct pg_pipeline *pipeline, int64_t instance_id,
     int64_t ts_us, const Pgfleet__V1__TablesFamily *family)
 {
+	struct pg_array c[TABLE_COLUMNS];
 	struct pg_params p;
 
+	if (family->n_tables == 0)
+		return;
+	for (int k = 0; k < TABLE_COLUMNS; k++)
+		pg_array_init(&c[k]);
 	for (size_t i = 0; i < family->n_tables; i++) {
 		const Pgfleet__V1__TableStat *t = family->tables[i];
-		pg_params_init(&p);
-		pg_param_int(&p, instance_id);
-		pg_param_int(&p, ts_us);
-		pg_param_text(&p, t->database);
-		pg_param_text(&p, t->schema);
-		pg_param_text(&p, t->table);
-		pg_param_int(&p, t->relid);
-		pg_param_int(&p, t->table_bytes);
-		pg_param_int(&p, t->indexes_bytes);
-		pg_param_int(&p, t->toast_bytes);
-		pg_param_int(&p, t->total_bytes);
-		pg_param_int(&p, t->n_live_tup);
-		pg_param_int(&p, t->n_dead_tup);
-		pg_param_int(&p, t->seq_scan);
-		pg_param_int(&p, t->seq_tup_read);
-		pg_param_int(&p, t->idx_scan);
-		pg_param_int(&p, t->idx_tup_fetch);
-		pg_param_int(&p, t->n_tup_ins);
-		pg_param_int(&p, t->n_tup_upd);
-		pg_param_int(&p, t->n_tup_hot_upd);
-		pg_param_int(&p, t->n_tup_del);
-		pg_param_int(&p, t->last_vacuum_us);
-		pg_param_int(&p, t->last_autovacuum_us);
-		pg_param_int(&p, t->last_analyze_us);
-		pg_param_int(&p, t->last_autoanalyze_us);
-		pg_param_int(&p, t->vacuum_count);
-		pg_param_int(&p, t->autovacuum_count);
-		pg_param_int(&p, t->analyze_count);
-		pg_param_int(&p, t->autoanalyze_count);
-		pg_param_int(&p, t->n_mod_since_analyze);
-		pg_param_int(&p, t->n_ins_since_vacuum);
-		pg_param_int(&p, t->relfrozenxid_age);
-		pg_param_double(&p, finite_or(t->reltuples, -1.0));
-		pg_param_bool(&p, t->autovacuum_enabled);
-		pg_param_int(&p, t->autovacuum_vacuum_threshold);
-		pg_param_double(&p, finite_or(t->autovacuum_vacuum_scale_factor, 0.0));
-		pg_param_int(&p, t->autovacuum_analyze_threshold);
-		pg_param_double(&p, finite_or(t->autovacuum_analyze_scale_factor, 0.0));
-		pg_param_double(&p, finite_or(t->autovacuum_vacuum_trigger, 0.0));
-		pg_param_double(&p, finite_or(t->autovacuum_analyze_trigger, 0.0));
-		pg_pipeline_send(store, pipeline,
-		    "INSERT INTO table_stats (instance_id, ts_us, datname, schemaname, relname,"
-		    " relid, table_bytes, indexes_bytes, toast_bytes, total_bytes, n_live_tup,"
-		    " n_dead_tup, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch, n_tup_ins,"
-		    " n_tup_upd, n_tup_hot_upd, n_tup_del, last_vacuum_us, last_autovacuum_us,"
-		    " last_analyze_us, last_autoanalyze_us, vacuum_count, autovacuum_count,"
-		    " analyze_count, autoanalyze_count, n_mod_since_analyze, n_ins_since_vacuum,"
-		    " relfrozenxid_age, reltuples, autovacuum_enabled,"
-		    " autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor,"
-		    " autovacuum_analyze_threshold, autovacuum_analyze_scale_factor,"
-		    " autovacuum_vacuum_trigger, autovacuum_analyze_trigger)"
-		    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-		    " $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30,"
-		    " $31, $32, $33, $34, $35, $36, $37, $38, $39)",
-		    &p);
+		pg_array_add_text(&c[TC_DATNAME], t->database);
+		pg_array_add_text(&c[TC_SCHEMANAME], t->schema);
+		pg_array_add_text(&c[TC_RELNAME], t->table);
+		pg_array_add_int(&c[TC_RELID], t->relid);
+		pg_array_add_int(&c[TC_TABLE_BYTES], t->table_bytes);
+		pg_array_add_int(&c[TC_INDEXES_BYTES], t->indexes_bytes);
+		pg_array_add_int(&c[TC_TOAST_BYTES], t->toast_bytes);
+		pg_array_add_int(&c[TC_TOTAL_BYTES], t->total_bytes);
+		pg_array_add_int(&c[TC_N_LIVE_TUP], t->n_live_tup);
+		pg_array_add_int(&c[TC_N_DEAD_TUP], t->n_dead_tup);
+		pg_array_add_int(&c[TC_SEQ_SCAN], t->seq_scan);
+		pg_array_add_int(&c[TC_SEQ_TUP_READ], t->seq_tup_read);
+		pg_array_add_int(&c[TC_IDX_SCAN], t->idx_scan);
+		pg_array_add_int(&c[TC_IDX_TUP_FETCH], t->idx_tup_fetch);
+		pg_array_add_int(&c[TC_N_TUP_INS], t->n_tup_ins);
+		pg_array_add_int(&c[TC_N_TUP_UPD], t->n_tup_upd);
+		pg_array_add_int(&c[TC_N_TUP_HOT_UPD], t->n_tup_hot_upd);
+		pg_array_add_int(&c[TC_N_TUP_DEL], t->n_tup_del);
+		pg_array_add_int(&c[TC_LAST_VACUUM], t->last_vacuum_us);
+		pg_array_add_int(&c[TC_LAST_AUTOVACUUM], t->last_autovacuum_us);
+		pg_array_add_int(&c[TC_LAST_ANALYZE], t->last_analyze_us);
+		pg_array_add_int(&c[TC_LAST_AUTOANALYZE], t->last_autoanalyze_us);
+		pg_array_add_int(&c[TC_VACUUM_COUNT], t->vacuum_count);
+		pg_array_add_int(&c[TC_AUTOVACUUM_COUNT], t->autovacuum_count);
+		pg_array_add_int(&c[TC_ANALYZE_COUNT], t->analyze_count);
+		pg_array_add_int(&c[TC_AUTOANALYZE_COUNT], t->autoanalyze_count);
+		pg_array_add_int(&c[TC_N_MOD_SINCE_ANALYZE], t->n_mod_since_analyze);
+		pg_array_add_int(&c[TC_N_INS_SINCE_VACUUM], t->n_ins_since_vacuum);
+		pg_array_add_int(&c[TC_RELFROZENXID_AGE], t->relfrozenxid_age);
+		pg_array_add_double(&c[TC_RELTUPLES], finite_or(t->reltuples, -1.0));
+		pg_array_add_bool(&c[TC_AUTOVACUUM_ENABLED], t->autovacuum_enabled);
+		pg_array_add_int(&c[TC_AV_VACUUM_THRESHOLD], t->autovacuum_vacuum_threshold);
+		pg_array_add_double(&c[TC_AV_VACUUM_SCALE_FACTOR],
+		    finite_or(t->autovacuum_vacuum_scale_factor, 0.0));
+		pg_array_add_int(&c[TC_AV_ANALYZE_THRESHOLD], t->autovacuum_analyze_threshold);
+		pg_array_add_double(&c[TC_AV_ANALYZE_SCALE_FACTOR],
+		    finite_or(t->autovacuum_analyze_scale_factor, 0.0));
+		pg_array_add_double(&c[TC_AV_VACUUM_TRIGGER],
+		    finite_or(t->autovacuum_vacuum_trigger, 0.0));
+		pg_array_add_double(&c[TC_AV_ANALYZE_TRIGGER],
+		    finite_or(t->autovacuum_analyze_trigger, 0.0));
 	}
+	pg_params_init(&p);
+	pg_param_int(&p, instance_id);
+	pg_param_int(&p, ts_us);
+	/* an array out of memory is a NULL literal: the parameters fail, and
+	 * so does the pipeline */
+	for (int k = 0; k < TABLE_COLUMNS; k++)
+		pg_param_array(&p, pg_array_finish(&c[k]));
+	pg_pipeline_send(store, pipeline,
+	    "INSERT INTO table_stats (instance_id, ts_us, datname, schemaname, relname,"
+	    " relid, table_bytes, indexes_bytes, toast_bytes, total_bytes, n_live_tup,"
+	    " n_dead_tup, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch, n_tup_ins,"
+	    " n_tup_upd, n_tup_hot_upd, n_tup_del, last_vacuum_us, last_autovacuum_us,"
+	    " last_analyze_us, last_autoanalyze_us, vacuum_count, autovacuum_count,"
+	    " analyze_count, autoanalyze_count, n_mod_since_analyze, n_ins_since_vacuum,"
+	    " relfrozenxid_age, reltuples, autovacuum_enabled,"
+	    " autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor,"
+	    " autovacuum_analyze_threshold, autovacuum_analyze_scale_factor,"
+	    " autovacuum_vacuum_trigger, autovacuum_analyze_trigger)"
+	    " SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::text[],"
+	    "  $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],"
+	    "  $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],"
+	    "  $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],"
+	    "  $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[],"
+	    "  $26::bigint[], $27::bigint[], $28::bigint[], $29::bigint[], $30::bigint[],"
+	    "  $31::bigint[], $32::float8[], $33::boolean[], $34::bigint[], $35::float8[],"
+	    "  $36::bigint[], $37::float8[], $38::float8[], $39::float8[]) AS u",
+	    &p);
 }
+
+/* The index rows likewise (their definitions stay one upsert each: one
+ * statement may not update a row twice, as a family naming an index twice
+ * would make it). */
+enum index_column {
+	IC_DATNAME, IC_SCHEMANAME, IC_RELNAME, IC_INDEXRELNAME, IC_INDEXRELID, IC_IDX_SCAN,
+	IC_IDX_TUP_READ, IC_IDX_TUP_FETCH, IC_SIZE_BYTES, IC_IS_UNIQUE, IC_IS_PRIMARY,
+	IC_IS_VALID, IC_CONSTRAINT_TYPE, IC_LAST_IDX_SCAN, INDEX_COLUMNS
+};
 
 static void
 insert_indexes(struct store_pg *store, struct pg_pipeline *pipeline, int64_t instance_id,
     int64_t ts_us, const Pgfleet__V1__IndexesFamily *family)
 {
+	struct pg_array c[INDEX_COLUMNS];
 	struct pg_params p;
 
+	if (family->n_indexes == 0)
+		return;
+	for (int k = 0; k < INDEX_COLUMNS; k++)
+		pg_array_init(&c[k]);
 	for (size_t i = 0; i < family->n_indexes; i++) {
 		const Pgfleet__V1__IndexStat *x = family->indexes[i];
-		pg_params_init(&p);
-		pg_param_int(&p, instance_id);
-		pg_param_int(&p, ts_us);
-		pg_param_text(&p, x->database);
-		pg_param_text(&p, x->schema);
-		pg_param_text(&p, x->table);
-		pg_param_text(&p, x->index);
-		pg_param_int(&p, x->indexrelid);
-		pg_param_int(&p, x->idx_scan);
-		pg_param_int(&p, x->idx_tup_read);
-		pg_param_int(&p, x->idx_tup_fetch);
-		pg_param_int(&p, x->size_bytes);
-		pg_param_bool(&p, x->is_unique);
-		pg_param_bool(&p, x->is_primary);
-		pg_param_bool(&p, x->is_valid);
-		pg_param_text(&p, x->constraint_type);
-		pg_param_int(&p, x->last_idx_scan_us);
-		pg_pipeline_send(store, pipeline,
-		    "INSERT INTO index_stats (instance_id, ts_us, datname, schemaname, relname,"
-		    " indexrelname, indexrelid, idx_scan, idx_tup_read, idx_tup_fetch,"
-		    " size_bytes, is_unique, is_primary, is_valid, constraint_type,"
-		    " last_idx_scan_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-		    " $12, $13, $14, $15, $16)",
-		    &p);
+		pg_array_add_text(&c[IC_DATNAME], x->database);
+		pg_array_add_text(&c[IC_SCHEMANAME], x->schema);
+		pg_array_add_text(&c[IC_RELNAME], x->table);
+		pg_array_add_text(&c[IC_INDEXRELNAME], x->index);
+		pg_array_add_int(&c[IC_INDEXRELID], x->indexrelid);
+		pg_array_add_int(&c[IC_IDX_SCAN], x->idx_scan);
+		pg_array_add_int(&c[IC_IDX_TUP_READ], x->idx_tup_read);
+		pg_array_add_int(&c[IC_IDX_TUP_FETCH], x->idx_tup_fetch);
+		pg_array_add_int(&c[IC_SIZE_BYTES], x->size_bytes);
+		pg_array_add_bool(&c[IC_IS_UNIQUE], x->is_unique);
+		pg_array_add_bool(&c[IC_IS_PRIMARY], x->is_primary);
+		pg_array_add_bool(&c[IC_IS_VALID], x->is_valid);
+		pg_array_add_text(&c[IC_CONSTRAINT_TYPE], x->constraint_type);
+		pg_array_add_int(&c[IC_LAST_IDX_SCAN], x->last_idx_scan_us);
+	}
+	pg_params_init(&p);
+	pg_param_int(&p, instance_id);
+	pg_param_int(&p, ts_us);
+	for (int k = 0; k < INDEX_COLUMNS; k++)
+		pg_param_array(&p, pg_array_finish(&c[k]));
+	pg_pipeline_send(store, pipeline,
+	    "INSERT INTO index_stats (instance_id, ts_us, datname, schemaname, relname,"
+	    " indexrelname, indexrelid, idx_scan, idx_tup_read, idx_tup_fetch,"
+	    " size_bytes, is_unique, is_primary, is_valid, constraint_type,"
+	    " last_idx_scan_us) SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[],"
+	    "  $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[],"
+	    "  $10::bigint[], $11::bigint[], $12::boolean[], $13::boolean[], $14::boolean[],"
+	    "  $15::text[], $16::bigint[]) AS u",
+	    &p);
+	for (size_t i = 0; i < family->n_indexes; i++) {
+		const Pgfleet__V1__IndexStat *x = family->indexes[i];
 		/* the definition only moves forward in time, and is only
 		 * written when it changed */
 		pg_params_init(&p);
