@@ -915,7 +915,7 @@ upsert_instance(struct store_pg *store, const Pgfleet__V1__Report *report,
 }
 
 /* The statement rows' columns after instance_id, ts_us and
- * interval_start_us, in the order of the INSERT below. */
+ * interval_start_us, in the order of store_pg_statement_rows_sql. */
 enum statement_column {
 	COL_QUERYID,
 	COL_DBID,
@@ -946,16 +946,32 @@ enum statement_column {
 	STATEMENT_COLUMNS
 };
 
-/* One INSERT for the family's rows: a parameter per column, each an array
- * of the rows' values, unnested in the statements' order (so ids grow as
- * the per-row INSERTs made them). The server plans and starts one
- * statement a report instead of one a row. */
-static void
-send_statement_rows(struct store_pg *store, struct pg_pipeline *pipeline, int64_t instance_id,
-    const Pgfleet__V1__StatementsFamily *family)
+_Static_assert(STATEMENT_COLUMNS == STORE_PG_STATEMENT_ARRAYS, "one array per column");
+
+/* One INSERT for a family's rows: a parameter per column, each an array of
+ * the rows' values, unnested in the statements' order (so ids grow as the
+ * per-row INSERTs made them). The server plans and starts one statement a
+ * report instead of one a row. */
+const char store_pg_statement_rows_sql[] =
+    "INSERT INTO statement_stats (instance_id, ts_us, interval_start_us, queryid,"
+    " dbid, datname, userid, username, toplevel, calls, total_exec_time_ms,"
+    " sum_sq_exec_time_ms2, max_exec_time_ms, min_exec_time_ms, rows,"
+    " shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,"
+    " temp_blks_read, temp_blks_written, blk_read_time_ms, blk_write_time_ms,"
+    " wal_bytes, total_plan_time_ms, local_blks_hit, local_blks_read,"
+    " local_blks_dirtied, local_blks_written)"
+    " SELECT $1, $2, $3, u.* FROM unnest($4::bigint[], $5::bigint[], $6::text[],"
+    "  $7::bigint[], $8::text[], $9::boolean[], $10::bigint[], $11::float8[],"
+    "  $12::float8[], $13::float8[], $14::float8[], $15::bigint[], $16::bigint[],"
+    "  $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
+    "  $22::float8[], $23::float8[], $24::bigint[], $25::float8[], $26::bigint[],"
+    "  $27::bigint[], $28::bigint[], $29::bigint[]) AS u";
+
+void
+store_pg_statement_arrays(const Pgfleet__V1__StatementsFamily *family,
+    char *arrays[STORE_PG_STATEMENT_ARRAYS])
 {
 	struct pg_array columns[STATEMENT_COLUMNS];
-	struct pg_params params;
 
 	for (int c = 0; c < STATEMENT_COLUMNS; c++)
 		pg_array_init(&columns[c]);
@@ -988,6 +1004,18 @@ send_statement_rows(struct store_pg *store, struct pg_pipeline *pipeline, int64_
 		pg_array_add_int(&columns[COL_LOCAL_BLKS_DIRTIED], d->local_blks_dirtied);
 		pg_array_add_int(&columns[COL_LOCAL_BLKS_WRITTEN], d->local_blks_written);
 	}
+	for (int c = 0; c < STATEMENT_COLUMNS; c++)
+		arrays[c] = pg_array_finish(&columns[c]);
+}
+
+static void
+send_statement_rows(struct store_pg *store, struct pg_pipeline *pipeline, int64_t instance_id,
+    const Pgfleet__V1__StatementsFamily *family)
+{
+	char *arrays[STORE_PG_STATEMENT_ARRAYS];
+	struct pg_params params;
+
+	store_pg_statement_arrays(family, arrays);
 	pg_params_init(&params);
 	pg_param_int(&params, instance_id);
 	pg_param_int(&params, family->interval_end_us);
@@ -995,22 +1023,8 @@ send_statement_rows(struct store_pg *store, struct pg_pipeline *pipeline, int64_
 	/* an array out of memory is a NULL literal: the parameters fail,
 	 * and so does the pipeline */
 	for (int c = 0; c < STATEMENT_COLUMNS; c++)
-		pg_param_array(&params, pg_array_finish(&columns[c]));
-	pg_pipeline_send(store, pipeline,
-	    "INSERT INTO statement_stats (instance_id, ts_us, interval_start_us, queryid,"
-	    " dbid, datname, userid, username, toplevel, calls, total_exec_time_ms,"
-	    " sum_sq_exec_time_ms2, max_exec_time_ms, min_exec_time_ms, rows,"
-	    " shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,"
-	    " temp_blks_read, temp_blks_written, blk_read_time_ms, blk_write_time_ms,"
-	    " wal_bytes, total_plan_time_ms, local_blks_hit, local_blks_read,"
-	    " local_blks_dirtied, local_blks_written)"
-	    " SELECT $1, $2, $3, u.* FROM unnest($4::bigint[], $5::bigint[], $6::text[],"
-	    "  $7::bigint[], $8::text[], $9::boolean[], $10::bigint[], $11::float8[],"
-	    "  $12::float8[], $13::float8[], $14::float8[], $15::bigint[], $16::bigint[],"
-	    "  $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],"
-	    "  $22::float8[], $23::float8[], $24::bigint[], $25::float8[], $26::bigint[],"
-	    "  $27::bigint[], $28::bigint[], $29::bigint[]) AS u",
-	    &params);
+		pg_param_array(&params, arrays[c]);
+	pg_pipeline_send(store, pipeline, store_pg_statement_rows_sql, &params);
 }
 
 static int

@@ -228,6 +228,16 @@ int store_pg_table_trend(struct store *store, const Pgfleet__V1__TableTrendReque
 int store_pg_replication_trend(struct store *store,
     const Pgfleet__V1__ReplicationTrendRequest *request,
     Pgfleet__V1__ReplicationTrend *answer, char *errbuf, size_t errlen);
+/* A statements family's rows as one INSERT (store_pg.c; the bench's
+ * ceiling sends the same): $1 instance_id, $2 ts_us (the interval's end),
+ * $3 interval_start_us, then one array literal per column, as
+ * store_pg_statement_arrays makes them (malloc'd, each NULL when out of
+ * memory; the caller frees them). */
+#define STORE_PG_STATEMENT_ARRAYS 26
+extern const char store_pg_statement_rows_sql[];
+void store_pg_statement_arrays(const Pgfleet__V1__StatementsFamily *family,
+    char *arrays[STORE_PG_STATEMENT_ARRAYS]);
+
 /* The slow-queries op (store_pg_slow.c), and its two ways, apart for the
  * test that compares them (as store_sqlite_internal.h's). */
 int store_pg_slow_queries(struct store *store, const Pgfleet__V1__SlowQueriesRequest *request,

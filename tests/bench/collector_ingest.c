@@ -33,9 +33,12 @@
  *            collector sends them), each report's rows pipelined in one
  *            round trip, as the collector sends a report's statements, and
  *            one transaction per reports_per_commit reports, committed
- *            with the server's own synchronous_commit. --method copy sends
- *            the rows with COPY instead, for reference (what PostgreSQL
- *            takes at most; the collector does not use COPY).
+ *            with the server's own synchronous_commit. By default each
+ *            report's rows go in one INSERT ... SELECT FROM unnest, the
+ *            collector's own statement (store_pg_statement_rows_sql);
+ *            --method insert sends one prepared INSERT a row instead, and
+ *            --method copy the rows with COPY, for reference (what
+ *            PostgreSQL takes at most; the collector does not use COPY).
  *
  * Bounded: every loop is counted; sockets time out (no endless wait).
  */
@@ -56,6 +59,7 @@
 
 #include "collector/store.h"
 #include "collector/store_pg.h"
+#include "collector/store_pg_internal.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
 #include "pgfleet/v1/agent.pb-c.h"
@@ -80,7 +84,9 @@ struct options {
 	long threads;
 	long rows;
 	long reports_per_commit; /* ceiling: reports in one transaction */
-	bool copy;               /* ceiling on PostgreSQL: COPY, not INSERT */
+	/* ceiling on PostgreSQL: the collector's INSERT of a report's rows
+	 * as arrays (unnest), one INSERT a row, or COPY */
+	enum { METHOD_UNNEST, METHOD_INSERT, METHOD_COPY } method;
 	long first_report; /* reports before it were sent by an earlier run */
 	uint64_t nonce;    /* agent and boot ids: the same in runs that continue */
 	int64_t start_us;
@@ -755,6 +761,50 @@ pg_copy_failed(PGconn *conn, char values[PG_COLUMNS][PG_VALUE_SIZE], const struc
 	return failed;
 }
 
+/* Sends one report's rows as the collector's one INSERT of arrays (in the
+ * pipeline); true when it failed. */
+static bool
+pg_unnest_failed(PGconn *conn, const struct options *options, int64_t instance_id, long k,
+    long changed, long *rows)
+{
+	int64_t ts = options->start_us + k * options->step_us;
+	Pgfleet__V1__StatementsFamily family = PGFLEET__V1__STATEMENTS_FAMILY__INIT;
+	Pgfleet__V1__StatementDelta *deltas = calloc((size_t) changed, sizeof(*deltas));
+	Pgfleet__V1__StatementDelta **pointers = calloc((size_t) changed, sizeof(*pointers));
+	char *arrays[STORE_PG_STATEMENT_ARRAYS] = {0};
+	const char *values[3 + STORE_PG_STATEMENT_ARRAYS];
+	char scalars[3][24];
+	bool failed = deltas == NULL || pointers == NULL;
+
+	for (long j = 0; !failed && j < changed && *rows < options->rows; j++, (*rows)++) {
+		pgfleet__v1__statement_delta__init(&deltas[j]);
+		statement_fill(&deltas[j], 0, k, statement_index(options, changed, k, j));
+		pointers[family.n_statements++] = &deltas[j];
+	}
+	family.statements = pointers;
+	if (!failed)
+		store_pg_statement_arrays(&family, arrays);
+	snprintf(scalars[0], sizeof(scalars[0]), "%" PRId64, instance_id);
+	snprintf(scalars[1], sizeof(scalars[1]), "%" PRId64, ts);
+	snprintf(scalars[2], sizeof(scalars[2]), "%" PRId64, ts - options->step_us);
+	for (int c = 0; c < 3; c++)
+		values[c] = scalars[c];
+	for (int c = 0; c < STORE_PG_STATEMENT_ARRAYS; c++) {
+		values[3 + c] = arrays[c];
+		failed = failed || arrays[c] == NULL;
+	}
+	if (failed)
+		fprintf(stderr, "bench: out of memory\n");
+	else if (PQsendQueryPrepared(conn, "ceiling", 3 + STORE_PG_STATEMENT_ARRAYS, values, NULL,
+		     NULL, 0) != 1)
+		failed = pg_failed(conn, NULL, "send a report's rows");
+	for (int c = 0; c < STORE_PG_STATEMENT_ARRAYS; c++)
+		free(arrays[c]);
+	free(pointers);
+	free(deltas);
+	return failed;
+}
+
 static int
 run_ceiling_pg(const struct options *options)
 {
@@ -798,15 +848,17 @@ run_ceiling_pg(const struct options *options)
 	instance_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	res = NULL;
-	if (!options->copy) {
+	if (options->method != METHOD_COPY) {
 		/* the parameter types the collector gives (bigint, text,
 		 * boolean, double precision) are those of the columns: the
 		 * server infers the same */
 		res = PQprepare(conn, "ceiling",
-		    "INSERT INTO statement_stats (" PG_COLUMN_LIST ") VALUES ($1, $2, $3, $4, $5,"
-		    " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,"
-		    " $22, $23, $24, $25, $26, $27, $28, $29)",
-		    PG_COLUMNS, NULL);
+		    options->method == METHOD_UNNEST
+			? store_pg_statement_rows_sql
+			: "INSERT INTO statement_stats (" PG_COLUMN_LIST ") VALUES ($1, $2, $3, $4,"
+			  " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,"
+			  " $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+		    options->method == METHOD_UNNEST ? 0 : PG_COLUMNS, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			pg_failed(conn, res, "prepare the insert");
 			goto done;
@@ -824,7 +876,7 @@ run_ceiling_pg(const struct options *options)
 		bool first = k % commit_every == 0;
 		bool last = k % commit_every == commit_every - 1 || k == reports - 1;
 
-		if (options->copy) {
+		if (options->method == METHOD_COPY) {
 			if ((first && pg_exec_failed(conn, "BEGIN", "begin")) ||
 			    pg_copy_failed(conn, values, options, instance_id, k, changed, &rows) ||
 			    (last && pg_exec_failed(conn, "COMMIT", "commit")))
@@ -837,7 +889,13 @@ run_ceiling_pg(const struct options *options)
 			pg_failed(conn, NULL, "begin");
 			goto done;
 		}
-		for (long j = 0; j < changed && rows < options->rows; j++, rows++) {
+		if (options->method == METHOD_UNNEST) {
+			if (pg_unnest_failed(conn, options, instance_id, k, changed, &rows))
+				goto done;
+		}
+		for (long j = 0; options->method == METHOD_INSERT && j < changed &&
+		     rows < options->rows;
+		     j++, rows++) {
 			Pgfleet__V1__StatementDelta d = PGFLEET__V1__STATEMENT_DELTA__INIT;
 			statement_fill(&d, 0, k, statement_index(options, changed, k, j));
 			pg_row_values(values, instance_id, ts, ts - options->step_us, &d);
@@ -876,7 +934,7 @@ usage(FILE *out)
 	    "         [--start-us T] [--step-us U] [--first-report K --nonce N]\n"
 	    "       bench_collector_ingest ceiling --store PATH [--rows M] [--statements S]\n"
 	    "         [--changed F | --changed-count C] [--start-us T] [--step-us U]\n"
-	    "         [--reports-per-commit R] [--method insert|copy]\n"
+	    "         [--reports-per-commit R] [--method unnest|insert|copy]\n"
 	    "         (PATH: a SQLite file, or a postgresql:// URI of an empty database)\n");
 }
 
@@ -998,8 +1056,11 @@ main(int argc, char **argv)
 			ok = parse_long(optarg, 1, 100000, &options.reports_per_commit);
 			break;
 		case OPT_METHOD:
-			ok = strcmp(optarg, "insert") == 0 || strcmp(optarg, "copy") == 0;
-			options.copy = strcmp(optarg, "copy") == 0;
+			ok = strcmp(optarg, "unnest") == 0 || strcmp(optarg, "insert") == 0 ||
+			     strcmp(optarg, "copy") == 0;
+			options.method = strcmp(optarg, "copy") == 0	  ? METHOD_COPY
+					 : strcmp(optarg, "insert") == 0 ? METHOD_INSERT
+									  : METHOD_UNNEST;
 			break;
 		case OPT_START:
 			ok = parse_long(optarg, 1, INT64_MAX / 2, &value);
@@ -1047,8 +1108,8 @@ main(int argc, char **argv)
 		}
 		if (store_pg_spec(options.store))
 			return run_ceiling_pg(&options);
-		if (options.copy) {
-			fprintf(stderr, "bench: --method copy needs a postgresql:// store\n");
+		if (options.method != METHOD_UNNEST) {
+			fprintf(stderr, "bench: --method insert|copy needs a postgresql:// store\n");
 			return 2;
 		}
 		return run_ceiling(&options);

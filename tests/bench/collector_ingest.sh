@@ -31,11 +31,12 @@
 #             STATEMENTS x CHANGED rows) per transaction, the most the
 #             collector puts in one (INGEST_SERVER_MAX_BATCH), which is the
 #             ceiling the ratio uses; and one report per transaction, for
-#             reference. On PostgreSQL: a prepared INSERT through libpq,
-#             each report's rows pipelined in one round trip (as the
-#             collector sends a report's statements), the same
-#             transactions, each in a fresh database; plus the same rows
-#             by COPY, 64 reports a transaction, for reference.
+#             reference. On PostgreSQL: the collector's own statement
+#             through libpq, each report's rows in one INSERT of arrays
+#             (unnest), the same transactions, each in a fresh database;
+#             plus, 64 reports a transaction, for reference, one prepared
+#             INSERT a row (pipelined, as the collector sent them before
+#             2026-11-27 16:00 UTC) and COPY.
 #   ingest    INGEST_AGENTS simulated agents, each with its own REQ socket
 #             and identity, send to a real collector and wait for each Ack
 #             (INGEST_THREADS in flight, by default one per agent as real
@@ -292,6 +293,7 @@ run_ceiling() {
 	R[ceiling $b]=$(ceiling_run "$b" "$CEILING_BATCH")
 	R[ceiling_one $b]=$(ceiling_run "$b" 1)
 	if [ "$b" = postgresql ]; then
+		R[ceiling_row $b]=$(ceiling_run "$b" "$CEILING_BATCH" insert)
 		R[ceiling_copy $b]=$(ceiling_run "$b" "$CEILING_BATCH" copy)
 	fi
 }
@@ -511,6 +513,7 @@ for b in $BENCH_BACKENDS; do
 	printf '  %-34s %12s\n' "rows/s, $CEILING_BATCH reports a transaction" "${R[ceiling $b]}"
 	printf '  %-34s %12s\n' "rows/s, 1 report a transaction" "${R[ceiling_one $b]}"
 	if [ "$b" = postgresql ]; then
+		printf '  %-34s %12s\n' "rows/s, one INSERT a row, $CEILING_BATCH a txn" "${R[ceiling_row $b]}"
 		printf '  %-34s %12s\n' "rows/s by COPY, $CEILING_BATCH a transaction" "${R[ceiling_copy $b]}"
 	fi
 	printf '  %-34s %12s\n' "ingest / ceiling ($CEILING_BATCH a txn)" "${R[ratio $b]}"
