@@ -29,12 +29,16 @@
 static atomic_int pipes_added;
 static atomic_int pipes_removed;
 
-/* SIGTERM only interrupts the hold: the harness ends the flood as soon
- * as it has seen what it waits for, however slow the handshakes were */
+/* SIGTERM ends the hold: the harness ends the flood as soon as it has
+ * seen what it waits for, however slow the handshakes were. A flag, so a
+ * SIGTERM that comes while the sockets are still being opened counts. */
+static volatile sig_atomic_t leave;
+
 static void
 on_term(int signo)
 {
 	(void) signo;
+	leave = 1;
 }
 
 static void
@@ -61,7 +65,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: tls_flood ADDRESS CA CERT KEY COUNT HOLD_S\n");
 		return 1;
 	}
-	struct sigaction term = {.sa_handler = on_term}; /* no SA_RESTART */
+	struct sigaction term = {.sa_handler = on_term};
 	sigemptyset(&term.sa_mask);
 	sigaction(SIGTERM, &term, NULL);
 	options.ca = argv[2];
@@ -97,7 +101,8 @@ main(int argc, char **argv)
 			goto done;
 		}
 	}
-	sleep((unsigned) hold_s); /* returns early on SIGTERM */
+	for (long waited_ms = 0; !leave && waited_ms < hold_s * 1000L; waited_ms += 100)
+		usleep(100000);
 	status = 0;
 done:
 	printf("sockets=%d pipes_added=%d pipes_removed=%d\n", opened,
